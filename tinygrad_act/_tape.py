@@ -1,0 +1,273 @@
+"""The tape: traced values, op definitions that declare what they keep, and the backward walk.
+
+A `Tape` is made by every `vjp` (and so every `grad`). Each input is wrapped in a `Tracer` that
+points at the tape; every op applied to a tracer appends one `Record` to that tape. Tapes are
+never global: a tape is reached only through the tracers that carry it, so threads and nested
+transformations cannot see each other's ops. Every tape gets a level, higher for tapes made
+later; an op on tracers of several tapes records on the highest one and is computed, one level
+down, on the values those tracers wrap (which may be tracers of lower tapes). That is how
+`grad(grad(f))` works and why it has no perturbation confusion.
+
+An op keeps for backward exactly what its VJP rules name: the positional parameters after `g`
+of each rule are the arrays that rule reads (an input's name, `y` for the output, or an extra
+array the forward returned). Only the rules of inputs that are traced run, so only their
+arrays are kept. The record holds them until backward has consumed them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._arrays import array_namespace, dtype_of, root_buffer, shape_of
+
+_tape_levels = itertools.count(1)
+
+
+class Tracer:
+    """A value on a tape: the value one level down, the tape, and its slot on the tape."""
+
+    __slots__ = ("value", "tape", "slot", "__weakref__")
+    __array_ufunc__ = None  # NumPy and CuPy operators defer to our reflected operators
+    __array_priority__ = 1000
+
+    def __init__(self, value: Any, tape: Tape, slot: int):
+        self.value, self.tape, self.slot = value, tape, slot
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return shape_of(self.value)
+
+    @property
+    def dtype(self):
+        return dtype_of(self.value)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d traced array")
+        return self.shape[0]
+
+    def __bool__(self) -> bool:
+        return bool(raw(self))
+
+    def __repr__(self) -> str:
+        return f"Tracer(level={self.tape.level}, {raw(self)!r})"
+
+    # The operators (+, *, @, [], ...) are attached in primitives.py, next to the ops they call.
+
+
+def raw(value: Any) -> Any:
+    """The concrete array under any number of tracers (a constant: no gradient flows)."""
+    while isinstance(value, Tracer):
+        value = value.value
+    return value
+
+
+class Op:
+    """A differentiable primitive: a forward computation and one VJP rule per input.
+
+    forward(xp, *inputs, **params) -> y, or (y, {extra_name: array}) when `extras` is given.
+    vjps[i](g, *kept, **params) -> the cotangent of input i, written with differentiable ops.
+    The names of a rule's positional parameters after `g` are the arrays it needs kept; its
+    keyword-only parameters are the op parameters it reads. A forward with `*inputs` takes any
+    number of inputs and has a single rule, called with `position=i` for each traced input.
+    """
+
+    def __init__(self, name: str, forward: Callable, vjps: Sequence[Callable | None], *,
+                 extras: Sequence[str] = ()):
+        self.name, self.forward, self.vjps, self.extras = name, forward, tuple(vjps), tuple(extras)
+        parameters = list(inspect.signature(forward).parameters.values())[1:]
+        self.variadic = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+        self.input_names = tuple(p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD)
+        if not self.variadic and len(self.vjps) != len(self.input_names):
+            raise ValueError(f"op {name}: one VJP rule per input {self.input_names}")
+        self.kept_by_rule = []
+        self.params_by_rule = []
+        for rule in self.vjps:
+            rule_parameters = list(inspect.signature(rule).parameters.values())[1:] if rule else []
+            kept = tuple(p.name for p in rule_parameters if p.kind is p.POSITIONAL_OR_KEYWORD)
+            unknown = set(kept) - {*self.input_names, "y", *self.extras}
+            if unknown:
+                raise ValueError(f"op {name}: a VJP rule keeps unknown arrays {sorted(unknown)}")
+            self.kept_by_rule.append(kept)
+            self.params_by_rule.append(
+                tuple(p.name for p in rule_parameters if p.kind is p.KEYWORD_ONLY))
+
+    def __repr__(self) -> str:
+        return f"Op({self.name})"
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        return bind(self, args, params)
+
+    def rule(self, index: int) -> int:
+        return 0 if self.variadic else index
+
+
+@dataclass(slots=True)
+class Record:
+    """One op on a tape: which slots fed it, their shapes/dtypes, what it keeps, its output slot."""
+
+    op: Op
+    params: dict[str, Any]
+    parents: tuple[int | None, ...]
+    parent_meta: tuple[tuple[tuple[int, ...], Any], ...]
+    kept: dict[str, Any] | None
+    out_slot: int
+
+
+def _top_tape(args: Sequence[Any]) -> Tape | None:
+    top = None
+    for arg in args:
+        if isinstance(arg, Tracer) and (top is None or arg.tape.level > top.level):
+            top = arg.tape
+    return top
+
+
+def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool = False) -> Any:
+    """Apply op: on raw values just compute; on tracers compute one level down and record."""
+    tape = _top_tape(args)
+    if tape is None:
+        xp = array_namespace(*args)
+        result = op.forward(xp, *args, **params)
+        if op.extras:
+            return result if want_extras else result[0]
+        return (result, {}) if want_extras else result
+    values = tuple(a.value if isinstance(a, Tracer) and a.tape is tape else a for a in args)
+    y, extras = bind(op, values, params, want_extras=True)
+    parents = tuple(a.slot if isinstance(a, Tracer) and a.tape is tape else None for a in args)
+    named = dict(zip(op.input_names, values)) if not op.variadic else {}
+    named.update(extras, y=y)
+    kept = {}
+    for index, parent in enumerate(parents):
+        if parent is not None:
+            for name in op.kept_by_rule[op.rule(index)]:
+                kept[name] = named[name]
+    meta = tuple((shape_of(v), dtype_of(v)) for v in values)
+    out = tape.record(Record(op, params, parents, meta, kept, -1), y)
+    return (out, extras) if want_extras else out
+
+
+class Tape:
+    """The ops recorded while tracing one function, in order, with what each keeps."""
+
+    def __init__(self) -> None:
+        self.level = next(_tape_levels)
+        self.records: list[Record] = []
+        self.slot_count = 0
+        self.output: Any = None
+
+    def leaf(self, value: Any) -> Tracer:
+        self.slot_count += 1
+        return Tracer(value, self, self.slot_count - 1)
+
+    def record(self, record: Record, y: Any) -> Tracer:
+        out = self.leaf(y)
+        record.out_slot = out.slot
+        self.records.append(record)
+        return out
+
+    def backward(self, out_slot: int, seed: Any, wrt_slots: Sequence[int],
+                 release: bool = True) -> list[Any]:
+        """Cotangents of the slots `wrt_slots` given the output's cotangent `seed`.
+
+        Walks the records newest first; each rule is written with differentiable ops, so when
+        the kept arrays are tracers of an outer tape, this backward pass is itself recorded
+        there. With `release`, each record drops what it kept as soon as it has been used.
+        """
+        from .primitives import add, unbroadcast
+
+        cotangents = {out_slot: seed}
+        for record in reversed(self.records):
+            g = cotangents.pop(record.out_slot, None)
+            if g is not None:
+                op = record.op
+                for index, (parent, (shape, dtype)) in enumerate(
+                        zip(record.parents, record.parent_meta)):
+                    if parent is None:
+                        continue
+                    rule = op.vjps[op.rule(index)]
+                    if rule is None:
+                        continue
+                    rule_index = op.rule(index)
+                    kept = [record.kept[name] for name in op.kept_by_rule[rule_index]]
+                    params = {k: record.params[k] for k in op.params_by_rule[rule_index]
+                              if k != "position"}
+                    if op.variadic:
+                        params["position"] = index
+                    contribution = unbroadcast(rule(g, *kept, **params), shape, dtype)
+                    previous = cotangents.get(parent)
+                    cotangents[parent] = (contribution if previous is None
+                                          else add(previous, contribution))
+            if release:
+                record.kept = None
+        if release:
+            self.records.clear()
+        return [cotangents.get(slot) for slot in wrt_slots]
+
+    # -- what the tape keeps --------------------------------------------------------------------
+    @property
+    def ops(self) -> list[OpInfo]:
+        return [OpInfo(r.op.name, tuple(_saved_info(label, v) for label, v in (r.kept or {}).items()))
+                for r in self.records]
+
+    @property
+    def saved_bytes(self) -> int:
+        """Bytes actually held for backward: each underlying buffer counted once."""
+        buffers = {}
+        for record in self.records:
+            for value in (record.kept or {}).values():
+                array = raw(value)
+                if hasattr(array, "nbytes") and not isinstance(array, np.generic):
+                    root = root_buffer(array)
+                    buffers[id(root)] = root.nbytes
+        return sum(buffers.values())
+
+    def __str__(self) -> str:
+        rows = [("#", "op", "keeps for backward", "bytes")]
+        for i, info in enumerate(self.ops):
+            kept = ", ".join(f"{s.label} {s.dtype}{list(s.shape)}" for s in info.saved) or "-"
+            rows.append((str(i), info.name, kept, str(sum(s.nbytes for s in info.saved))))
+        widths = [max(len(row[c]) for row in rows) for c in range(4)]
+        lines = ["  ".join(cell.ljust(w) if c < 3 else cell.rjust(w)
+                           for c, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"held for backward: {self.saved_bytes} bytes "
+                     "(a buffer kept by several ops, or viewed, counted once)")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+@dataclass(frozen=True)
+class SavedArray:
+    label: str
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    name: str
+    saved: tuple[SavedArray, ...]
+
+
+def _saved_info(label: str, value: Any) -> SavedArray:
+    array = raw(value)
+    dtype = dtype_of(array)
+    nbytes = 0 if isinstance(array, (int, float, np.generic)) else int(getattr(array, "nbytes", 0))
+    return SavedArray(label, shape_of(array), str(dtype) if dtype is not None else "python",
+                      nbytes)

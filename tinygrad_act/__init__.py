@@ -6,6 +6,8 @@
 """
 
 from ._tape import OpInfo, SavedArray, Tape, Tracer
+from .activations import *  # noqa: F403
+from .activations import __all__ as _activation_names
 from .checks import GradcheckError, gradcheck, gradgradcheck
 from .primitives import (
     abs,
@@ -41,6 +43,7 @@ from .primitives import (
     transpose,
     where,
 )
+from .executors import backend
 from .transforms import grad, hessian, jacobian, tape, value_and_grad, vjp
 
 __all__ = [
@@ -49,5 +52,6 @@ __all__ = [
     "expm1", "getitem", "grad", "gradcheck", "gradgradcheck", "hessian", "jacobian", "log",
     "log1p", "matmul", "max", "maximum", "mean", "minimum", "multiply", "negative", "power",
     "reshape", "sigmoid", "sin", "sqrt", "stack", "subtract", "sum", "swapaxes", "tanh", "tape",
-    "transpose", "value_and_grad", "vjp", "where",
+    "transpose", "value_and_grad", "vjp", "where", "backend",
+    *_activation_names,
 ]

@@ -82,7 +82,7 @@ class Op:
     forward(xp, *inputs, **params) -> y, or (y, {extra_name: array}) when `extras` is given.
     vjps[i](g, *kept, **params) -> the cotangent of input i, written with differentiable ops.
     The names of a rule's positional parameters after `g` are the arrays it needs kept; its
-    keyword-only parameters are the op parameters it reads. A forward with `*inputs` takes any
+    keyword-only parameters (or **params: all of them) are the op parameters it reads. A forward with `*inputs` takes any
     number of inputs and has a single rule, called with `position=i` for each traced input.
     """
 
@@ -103,8 +103,10 @@ class Op:
             if unknown:
                 raise ValueError(f"op {name}: a VJP rule keeps unknown arrays {sorted(unknown)}")
             self.kept_by_rule.append(kept)
+            takes_all = any(p.kind is p.VAR_KEYWORD for p in rule_parameters)
             self.params_by_rule.append(
-                tuple(p.name for p in rule_parameters if p.kind is p.KEYWORD_ONLY))
+                None if takes_all else tuple(p.name for p in rule_parameters
+                                             if p.kind is p.KEYWORD_ONLY))
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
@@ -203,8 +205,9 @@ class Tape:
                         continue
                     rule_index = op.rule(index)
                     kept = [record.kept[name] for name in op.kept_by_rule[rule_index]]
-                    params = {k: record.params[k] for k in op.params_by_rule[rule_index]
-                              if k != "position"}
+                    wanted = op.params_by_rule[rule_index]
+                    params = {k: v for k, v in record.params.items()
+                              if (wanted is None or k in wanted) and k != "position"}
                     if op.variadic:
                         params["position"] = index
                     contribution = unbroadcast(rule(g, *kept, **params), shape, dtype)

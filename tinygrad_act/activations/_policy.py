@@ -1,0 +1,100 @@
+"""Save policies: what an activation keeps for its backward pass, and how the choice is made.
+
+- "input":  x, what PyTorch keeps for most activations (so users can compare);
+- "output": y, for activations whose derivative is a function of their output; when the next
+            op keeps the same y (a Linear layer does), the tape counts it once;
+- "mask":   one bit per element, bit-packed, where the derivative takes only two values;
+- None:     the least memory that stays exact for this activation and its parameters.
+
+An activation is one op per policy. Each op's VJP rule names what it keeps (`x`, `y` or
+`mask`, see _tape.Op), and the rule calls a fused backward op that is itself differentiable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .._tape import Op
+from ..executors import launch
+
+POLICIES = ("input", "output", "mask")
+_default_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tinygrad_act_save_policy", default=None)
+
+
+@contextlib.contextmanager
+def save_policy(name: str | None) -> Iterator[None]:
+    """Default save policy for activations called inside the block without `save=`.
+
+    An activation that cannot honour it uses its own default (its exact least-memory policy);
+    an explicit `save=` that cannot be honoured raises ValueError instead.
+    """
+    if name is not None and name not in POLICIES:
+        raise ValueError(f"unknown save policy {name!r}: choose one of {POLICIES} or None")
+    token = _default_policy.set(name)
+    try:
+        yield
+    finally:
+        _default_policy.reset(token)
+
+
+def choose_policy(activation: str, requested: str | None, supported: tuple[str, ...],
+                  default: str) -> str:
+    """The policy to use: `requested` if given (it must be supported), else the context's
+    default where supported, else the activation's own `default`."""
+    if requested is not None:
+        if requested not in supported:
+            raise ValueError(f"{activation} cannot keep {requested!r} for backward "
+                             f"with these parameters; it supports {list(supported)}")
+        return requested
+    context = _default_policy.get()
+    return context if context in supported else default
+
+
+def check_param(activation: str, name: str, value: Any, ok: bool, requirement: str) -> None:
+    if not ok:
+        raise ValueError(f"{activation}: {name}={value!r} is invalid; {requirement}")
+
+
+def elementwise_ops(name: str, forward_kernel: str, backward: dict[str, Op],
+                    mask_forward_kernel: str | None = None) -> dict[str, Op]:
+    """One op per policy for an elementwise activation.
+
+    `backward[policy]` is the fused backward op, called as backward(g, kept, **params) where
+    kept is x, y or the packed mask. The forward runs `forward_kernel`; the mask policy runs
+    `mask_forward_kernel`, which writes y and the packed mask in one pass.
+    """
+    forward = _forward(forward_kernel)
+    ops = {}
+    if "input" in backward:
+        ops["input"] = Op(name, forward, [lambda g, x, **p: backward["input"](g, x, **p)])
+    if "output" in backward:
+        ops["output"] = Op(name, forward, [lambda g, y, **p: backward["output"](g, y, **p)])
+    if "mask" in backward:
+        ops["mask"] = Op(name, _forward(mask_forward_kernel, with_mask=True),
+                         [lambda g, mask, **p: backward["mask"](g, mask, **p)], extras=("mask",))
+    return ops
+
+
+def _forward(kernel_name: str, with_mask: bool = False) -> Callable:
+    if with_mask:
+        def forward_with_mask(xp, x, **params):
+            y, mask = launch(kernel_name, x, **params)
+            return y, {"mask": mask}
+        return forward_with_mask
+    return lambda xp, x, **params: launch(kernel_name, x, **params)
+
+
+def backward_op(name: str, kernel_name: str, vjp_g: Callable, vjp_kept: Callable | None) -> Op:
+    """A fused backward op backward(g, kept, **params) with its own rules (double backward).
+
+    vjp_g(gg, kept, **params) is the cotangent of g (the op is linear in g: usually the op
+    itself); vjp_kept(gg, g, kept, **params) that of the kept array (None for a mask).
+    """
+    forward = lambda xp, g, kept, **params: launch(kernel_name, g, kept, **params)
+    rules = [lambda gg, kept, **p: vjp_g(gg, kept, **p),
+             None if vjp_kept is None else (lambda gg, g, kept, **p: vjp_kept(gg, g, kept, **p))]
+    return Op(name, forward, rules)

@@ -1,0 +1,129 @@
+"""Elementwise kernels and the executors that run them.
+
+A kernel is named and has a signature: array inputs, scalar parameters and array outputs. Its
+NumPy reference is the Python function registered with `@kernel`; its CUDA text lives in the
+top-level `kernels/` folder and is the same kernel for the CuPy and the compiled CPU executors.
+Every activation reaches its arithmetic through `launch`, whatever the arrays are, so the
+dispatch from activation call to kernel is one code path; only the final launch differs.
+
+Conventions the kernels share:
+- an input or output named `mask` is a bit-packed uint8 array: bit i of byte k is element
+  8k+i (NumPy's `packbits(..., bitorder="little")`), holding ceil(n/8) bytes for n elements;
+- every other array is a float array of one dtype T (float16, float32 or float64); float16 is
+  computed in float32 and rounded once at the end;
+- scalar parameters are passed as T (as CuPy's ElementwiseKernel does with `T name`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._arrays import FLOAT_DTYPES, array_namespace, is_cupy_array
+
+MASK = "mask"
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    params: tuple[str, ...]
+    reference: Callable[..., Any]
+
+
+KERNELS: dict[str, Kernel] = {}
+
+
+def kernel(name: str, inputs: str, outputs: str, params: str = "") -> Callable:
+    """Register the NumPy reference of a kernel: reference(*inputs, **params) -> output(s)."""
+
+    def register(reference: Callable) -> Callable:
+        if name in KERNELS:
+            raise ValueError(f"kernel {name} is defined twice")
+        KERNELS[name] = Kernel(name, tuple(inputs.split()), tuple(outputs.split()),
+                               tuple(params.split()), reference)
+        return reference
+
+    return register
+
+
+class NumpyExecutor:
+    """The reference path: each kernel's NumPy function, float16 computed in float32."""
+
+    name = "numpy"
+
+    def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
+        dtype = _float_dtype(k, arrays)
+        compute = np.float32 if dtype == np.float16 else dtype
+        arrays = tuple(a if n == MASK else np.asarray(a, dtype=compute)
+                       for n, a in zip(k.inputs, arrays))
+        with np.errstate(all="ignore"):  # overflow and NaN are part of the math, not news
+            out = k.reference(*arrays, **params)
+        outs = out if isinstance(out, tuple) else (out,)
+        outs = tuple(o if n == MASK else np.asarray(o, dtype=dtype)
+                     for n, o in zip(k.outputs, outs))
+        return outs if len(outs) > 1 else outs[0]
+
+
+EXECUTORS: dict[str, Any] = {"numpy": NumpyExecutor()}
+_backend = contextvars.ContextVar("tinygrad_act_backend", default="numpy")
+
+
+@contextlib.contextmanager
+def backend(name: str) -> Iterator[None]:
+    """Choose the executor for NumPy inputs inside the block: "numpy" or "compiled"."""
+    if name not in ("numpy", "compiled"):
+        raise ValueError(f"unknown backend {name!r}: choose 'numpy' or 'compiled'")
+    executor_for_name(name)  # fails early with a clear error if it cannot run here
+    token = _backend.set(name)
+    try:
+        yield
+    finally:
+        _backend.reset(token)
+
+
+def current_backend() -> str:
+    return _backend.get()
+
+
+def executor_for_name(name: str) -> Any:
+    if name not in EXECUTORS:
+        raise RuntimeError(f"the {name!r} executor is not available in this build")
+    return EXECUTORS[name]
+
+
+def launch(name: str, *arrays: Any, **params: Any) -> Any:
+    """Run kernel `name` on raw arrays with the executor their array type and the backend pick."""
+    k = KERNELS[name]
+    if len(arrays) != len(k.inputs) or set(params) != set(k.params):
+        raise TypeError(f"kernel {name} takes inputs {k.inputs} and parameters {k.params}")
+    xp = array_namespace(*arrays)
+    executor = executor_for_name("cupy" if xp is not np else _backend.get())
+    return executor.launch(k, arrays, {p: float(v) for p, v in params.items()})
+
+
+def _float_dtype(k: Kernel, arrays: tuple[Any, ...]) -> np.dtype:
+    dtypes = {np.dtype(a.dtype) for n, a in zip(k.inputs, arrays) if n != MASK}
+    if len(dtypes) != 1 or not dtypes <= set(FLOAT_DTYPES):
+        raise TypeError(f"kernel {k.name} needs float16, float32 or float64 arrays of one dtype, "
+                        f"got {sorted(map(str, dtypes))}")
+    return dtypes.pop()
+
+
+def pack_mask(condition: Any) -> Any:
+    """One bit per element, little-endian within each byte (works for NumPy and CuPy)."""
+    xp = np if not is_cupy_array(condition) else array_namespace(condition)
+    return xp.packbits(condition.ravel(), bitorder="little")
+
+
+def unpack_mask(mask: Any, shape: tuple[int, ...]) -> Any:
+    xp = np if not is_cupy_array(mask) else array_namespace(mask)
+    n = int(np.prod(shape))
+    return xp.unpackbits(mask, bitorder="little")[:n].reshape(shape).astype(bool)

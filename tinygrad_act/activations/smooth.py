@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import result_dtype
+from .._tape import raw
 from ..executors import kernel
 from ..primitives import _sigmoid_forward, exp, expm1, sigmoid, where
 from ._policy import backward_op, check_param, choose_policy, elementwise_ops
@@ -67,7 +69,13 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0, *,
     Policies: "output" (default) keeps y: the derivative is -expm1(-beta y), exact in both
     tails, and a following Linear layer keeps the same y, so softplus then costs nothing;
     "input" keeps x (what PyTorch keeps). beta must be nonzero.
+    The threshold makes softplus jump by log1p(exp(-threshold)) / beta, so near it one y comes
+    from two x whose derivatives differ by about exp(-threshold): "output" is offered only where
+    that is below half an ulp of 1 in the dtype (threshold >= 7.6 for float16, 16.6 for float32,
+    36.7 for float64), so float64 with the default threshold keeps the input.
     """
     check_param("softplus", "beta", beta, beta != 0, "it must be nonzero")
-    policy = choose_policy("softplus", save, ("output", "input"), "output")
+    exact_from_output = np.exp(-threshold) <= np.finfo(result_dtype(raw(input))).eps / 2
+    supported = ("output", "input") if exact_from_output else ("input",)
+    policy = choose_policy("softplus", save, supported, supported[0])
     return _softplus_ops[policy](input, beta=beta, threshold=threshold)

@@ -1,0 +1,229 @@
+"""Every activation x every policy it supports x every dtype x every backend, against PyTorch.
+
+Tolerance: an element of ours may differ from the float64 PyTorch reference by
+    atol + rtol * |reference| + 2 * |PyTorch in the same dtype - reference|,
+that is a few ulp, or twice PyTorch's own error at that element where PyTorch itself is
+inexact (ill-conditioned spots). NaN must be NaN exactly where PyTorch's is, infinities must
+match. Second derivatives are compared on finite inputs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import cases_piecewise
+import cases_smooth
+import numpy as np
+import pytest
+import torch
+from activation_case import Case
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygrad_act as ta
+from tinygrad_act.executors import EXECUTORS
+
+CASES: list[Case] = [*cases_smooth.CASES, *cases_piecewise.CASES]
+# (rtol, atol, atol of second derivatives): a few ulp; atol covers results in the subnormal
+# range. PyTorch's second derivatives cancel (1 - sigmoid and the like), so even its float64
+# reference is only good to about one ulp of the derivative's scale there.
+TOLERANCE = {
+    np.float16: (4e-3, 1e-7, 2e-3),
+    np.float32: (3e-6, 1e-37, 2e-7),
+    np.float64: (1e-12, 1e-300, 1e-15),
+}
+BACKENDS = ["numpy", "compiled"]
+
+
+def ours_fn(case: Case):
+    return case.ours or getattr(ta, case.name)
+
+
+def case_policies() -> list[Any]:
+    return [pytest.param(case, id=case.name) for case in CASES]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    if request.param not in EXECUTORS:
+        pytest.skip(f"the {request.param} executor is not available here")
+    with ta.backend(request.param):
+        yield request.param
+
+
+def float_values(dtype) -> st.SearchStrategy[float]:
+    width = np.finfo(dtype).bits
+    return st.one_of(
+        st.floats(-30, 30, width=width),  # where most of the curvature is
+        st.floats(width=width, allow_nan=True, allow_infinity=True),  # the whole range
+        st.sampled_from([0.0, -0.0, 1.0, -1.0, 20.0, -88.7, -104.0, 3.0, -3.0, 6.0]),
+    )
+
+
+def arrays(dtype) -> st.SearchStrategy[np.ndarray]:
+    shapes = st.one_of(st.just(()), hnp.array_shapes(min_dims=1, max_dims=2, min_side=0,
+                                                     max_side=9))
+    return hnp.arrays(dtype, shapes, elements=float_values(dtype))
+
+
+def torch_derivatives(case: Case, x: np.ndarray, params: dict, dtype, g: np.ndarray,
+                      gg: np.ndarray):
+    """Value, VJP with g, and the second-order VJP d/dx <VJP(g), gg> from PyTorch."""
+    xt = torch.tensor(x, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
+    y = case.torch_fn(xt, **params)
+    (dx,) = torch.autograd.grad(y, xt, torch.tensor(g, dtype=xt.dtype),
+                                create_graph=case.torch_double_backward, allow_unused=True)
+    second = None
+    if case.torch_double_backward and dx.requires_grad:
+        (second,) = torch.autograd.grad(dx, xt, torch.tensor(gg, dtype=xt.dtype),
+                                        allow_unused=True)
+    to_np = lambda t: None if t is None else t.detach().numpy().astype(np.float64)
+    return to_np(y), to_np(dx), (np.zeros(x.shape) if second is None else to_np(second))
+
+
+def our_derivatives(case: Case, x: np.ndarray, params: dict, policy: str, g: np.ndarray,
+                    gg: np.ndarray):
+    f = lambda x: ours_fn(case)(x, save=policy, **params)
+    y, pullback = ta.vjp(f, x)
+    dx = pullback(g)[0]
+    second = ta.vjp(lambda x: ta.vjp(f, x)[1](g)[0], x)[1](gg)[0]
+    return y, dx, second
+
+
+def assert_close(ours, ref, same_dtype_torch, dtype, what: str, x: np.ndarray,
+                 second: bool = False) -> None:
+    ours = np.asarray(ours, dtype=np.float64)
+    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
+    rtol, atol, atol_second = TOLERANCE[dtype]
+    atol = atol_second if second else atol
+    # PyTorch's own error, measured where it is finite
+    with np.errstate(invalid="ignore", over="ignore"):
+        torch_error = np.where(np.isfinite(same_dtype_torch) & np.isfinite(ref),
+                               np.abs(same_dtype_torch - ref), 0)
+    bound = atol + rtol * np.abs(ref) + 2 * torch_error
+    nan_mismatch = np.isnan(ours) != np.isnan(ref)
+    with np.errstate(invalid="ignore"):
+        finite_both = np.isfinite(ours) & np.isfinite(ref)
+        inf_mismatch = ~np.isnan(ref) & ~finite_both & (ours != ref)
+        too_far = finite_both & (np.abs(ours - ref) > bound)
+    bad = nan_mismatch | inf_mismatch | too_far
+    if bad.any():
+        i = tuple(np.argwhere(bad)[0]) if bad.ndim else ()
+        raise AssertionError(f"{what} ({np.dtype(dtype).name}): at x={x[i]!r} ours={ours[i]!r} "
+                             f"torch64={ref[i]!r} torch={same_dtype_torch[i]!r}, "
+                             f"{int(bad.sum())} of {bad.size} elements off")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64],
+                         ids=["float16", "float32", "float64"])
+@pytest.mark.parametrize("case", case_policies())
+@settings(max_examples=15)
+@given(data=st.data())
+def test_value_gradient_and_second_derivative_match_torch(case, dtype, backend, data):
+    if dtype == np.float16 and not case.float16:
+        pytest.skip(f"PyTorch has no float16 {case.name} on the CPU")
+    params = data.draw(case.params, label="params")
+    policy = data.draw(st.sampled_from(case.policies(params, dtype)), label="policy")
+    x = data.draw(arrays(dtype), label="x")
+    g = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-2, 2, width=np.finfo(dtype).bits)))
+    gg = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-2, 2, width=np.finfo(dtype).bits)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning may reach the user
+        y, dx, second = our_derivatives(case, x, params, policy, g, gg)
+    for ours, name in ((y, "value"), (dx, "gradient"), (second, "second derivative")):
+        assert type(ours) is np.ndarray and ours.dtype == dtype and ours.shape == x.shape, name
+    ref = torch_derivatives(case, x, params, np.float64, g, gg)
+    same = torch_derivatives(case, x, params, dtype, g, gg)
+    assert_close(y, ref[0], same[0], dtype, f"{case.name}[{policy}] value", x)
+    assert_close(dx, ref[1], same[1], dtype, f"{case.name}[{policy}] gradient", x)
+    if case.torch_double_backward:
+        finite = np.isfinite(x.astype(np.float64)) & np.isfinite(ref[2])
+        assert_close(np.where(finite, second, 0), np.where(finite, ref[2], 0),
+                     np.where(finite, same[2], 0), dtype,
+                     f"{case.name}[{policy}] second derivative", x, second=True)
+
+
+@pytest.mark.parametrize("case", case_policies())
+@settings(max_examples=5)
+@given(data=st.data())
+def test_gradcheck_and_gradgradcheck(case, backend, data):
+    params = data.draw(case.params, label="params")
+    kinks = case.kinks(params)
+    x = data.draw(hnp.arrays(np.float64, st.integers(1, 6),
+                             elements=st.floats(-8, 8).filter(
+                                 lambda v: all(builtin_abs(v - k) > 1e-3 for k in kinks))))
+    for policy in case.policies(params, np.float64):
+        f = lambda x: ours_fn(case)(x, save=policy, **params)
+        assert ta.gradcheck(f, x)
+        assert ta.gradgradcheck(f, x)
+
+
+builtin_abs = abs
+
+
+def torch_saved_bytes(fn, x: torch.Tensor) -> int:
+    """Bytes PyTorch keeps for backward while fn runs: each storage counted once."""
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(x)
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize("case", case_policies())
+def test_keeps_no_more_than_torch(case, capsys):
+    """The default policy alone keeps no more than PyTorch (strictly less with a mask); followed
+    by an op that keeps its input (as a Linear layer does), the output policy shares that
+    buffer and keeps strictly less than PyTorch wherever PyTorch keeps the input."""
+    params = case.example_params
+    supported = case.policies(params, np.float32)
+    x = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((32,)).astype(np.float32)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    act = ours_fn(case)
+    torch_alone = torch_saved_bytes(lambda t: case.torch_fn(t, **params), xt)
+    torch_chain = torch_saved_bytes(lambda t: case.torch_fn(t, **params) * wt, xt)
+    ours_alone = ta.tape(lambda x: act(x, **params))(x).saved_bytes
+    ours_chain = {policy: ta.tape(lambda x, w: act(x, save=policy, **params) * w)(x, w).saved_bytes
+                  for policy in supported}
+    with capsys.disabled():
+        print(f"\n{case.name:14s} bytes kept alone: torch {torch_alone:6d} ours {ours_alone:6d}"
+              f" | followed by *w: torch {torch_chain:6d} ours {ours_chain}")
+    assert ours_alone <= torch_alone
+    if supported[0] == "mask":
+        assert ours_alone < torch_alone
+    assert min(ours_chain.values()) <= torch_chain
+    if "output" in supported and torch_chain - torch_alone > w.nbytes:  # torch kept x and y
+        assert ours_chain["output"] < torch_chain
+
+
+@pytest.mark.parametrize("case", case_policies())
+def test_unsupported_policy_is_a_clear_error(case):
+    params = case.example_params
+    supported = case.policies(params, np.float64)
+    x = np.linspace(-3, 3, 8)
+    for policy in ("input", "output", "mask"):
+        if policy not in supported:
+            with pytest.raises(ValueError, match="supports"):
+                ours_fn(case)(x, save=policy, **params)
+    with pytest.raises(ValueError, match="policy"):
+        with ta.save_policy("everything"):
+            pass
+
+
+@pytest.mark.parametrize("case", case_policies())
+def test_save_policy_context_sets_the_default(case):
+    params = case.example_params
+    x = np.linspace(-3, 3, 64)
+    for policy in case.policies(params, np.float64):
+        with ta.save_policy(policy):
+            recorded = ta.tape(lambda x: ours_fn(case)(x, **params))(x)
+        explicit = ta.tape(lambda x: ours_fn(case)(x, save=policy, **params))(x)
+        assert recorded.saved_bytes == explicit.saved_bytes
+        assert [op.saved for op in recorded.ops] == [op.saved for op in explicit.ops]

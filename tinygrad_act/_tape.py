@@ -143,7 +143,8 @@ def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool 
     tape = _top_tape(args)
     if tape is None:
         xp = array_namespace(*args)
-        result = op.forward(xp, *args, **params)
+        with np.errstate(all="ignore"):  # like PyTorch: inf and NaN are values, not warnings
+            result = op.forward(xp, *args, **params)
         if op.extras:
             return result if want_extras else result[0]
         return (result, {}) if want_extras else result
@@ -181,6 +182,7 @@ class Tape:
         self.records.append(record)
         return out
 
+    @np.errstate(all="ignore")  # rules may compute raw NumPy arithmetic on inf and NaN
     def backward(self, out_slot: int, seed: Any, wrt_slots: Sequence[int],
                  release: bool = True) -> list[Any]:
         """Cotangents of the slots `wrt_slots` given the output's cotangent `seed`.

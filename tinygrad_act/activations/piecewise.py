@@ -25,17 +25,17 @@ def _relu_forward(x):
 
 @kernel("relu_forward_mask", inputs="x", outputs="y mask")
 def _relu_forward_mask(x):
-    return _relu_forward(x), pack_mask(x > 0)
+    return _relu_forward(x), pack_mask(~(x <= 0))  # NaN passes the gradient, as in PyTorch
 
 
 @kernel("relu_backward_input", inputs="g x", outputs="dx")
 def _relu_backward_input(g, x):
-    return np.where(x > 0, g, 0)
+    return np.where(x <= 0, 0, g)
 
 
 @kernel("relu_backward_output", inputs="g y", outputs="dx")
 def _relu_backward_output(g, y):
-    return np.where(y > 0, g, 0)
+    return np.where(y <= 0, 0, g)
 
 
 @kernel("relu_backward_mask", inputs="g mask", outputs="dx")
@@ -54,7 +54,7 @@ _relu_ops = elementwise_ops("relu", "relu_forward", relu_backward, "relu_forward
 def relu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     """ReLU: y = max(x, 0).
 
-    dy/dx = 1 where x > 0, else 0 (0 at x = 0, as PyTorch); d2y/dx2 = 0.
+    dy/dx = 0 where x <= 0, else 1 (0 at x = 0 and 1 at NaN, as PyTorch); d2y/dx2 = 0.
 
     Policies: "mask" (default) keeps one bit per element (1/32 of a float32 input);
     "output" keeps y (y > 0 exactly where x > 0; PyTorch keeps y); "input" keeps x.

@@ -1,25 +1,26 @@
-// relu: y = max(x, 0). Mirrors tinygrad_act/activations/piecewise.py.
+// relu: y = max(x, 0). Mirrors tinygrad_act/activations/piecewise.py: NaN stays NaN in y and
+// passes the gradient (x <= 0 is false for NaN), as in PyTorch.
 
 // kernel: relu_forward
 // in: T x
 // out: T y
-y = x > 0 ? x : x * 0;  // x * 0 keeps NaN as NaN
+y = ta_maximum(x, 0);
 
 // kernel: relu_forward_mask
 // in: T x
 // out: T y, bit mask
-mask = x > 0;
-y = mask ? x : x * 0;
+y = ta_maximum(x, 0);
+mask = !(x <= 0);
 
 // kernel: relu_backward_input
 // in: T g, T x
 // out: T dx
-dx = x > 0 ? g : C(0);
+dx = x <= 0 ? C(0) : g;
 
 // kernel: relu_backward_output
 // in: T g, T y
 // out: T dx
-dx = y > 0 ? g : C(0);
+dx = y <= 0 ? C(0) : g;
 
 // kernel: relu_backward_mask
 // in: T g, bit mask

@@ -1,8 +1,109 @@
-"""Piecewise-linear activations described for the generic tests in test_activations.py."""
+"""Piecewise activations described for the generic tests in test_activations.py."""
 
+import numpy as np
+import torch
 import torch.nn.functional as F
 from activation_case import Case, policies_fixed
+from hypothesis import strategies as st
+
+import tinygrad_act as ta
+
+
+def vectorized(torch_fn):
+    """torch_fn with every element on PyTorch's vectorized CPU path.
+
+    PyTorch computes the last elements of a tensor (all of a short one) with scalar code that
+    treats NaN differently from its vectorized code (hardtanh's gradient at NaN: g there, 0 in
+    the vectorized body; hardswish's: g there, NaN in the body). We follow the body, which is
+    what nearly every element of a real tensor takes, so the reference is computed on the input
+    padded with zeros to a multiple of 256 elements (a whole number of vector steps).
+    """
+
+    def padded(x, **params):
+        flat = x.reshape(-1)
+        n = flat.numel()
+        full = torch.cat([flat, flat.new_zeros(256 - n % 256)])
+        return torch_fn(full, **params)[:n].reshape(x.shape)
+
+    return padded
+
+
+def rounded(value, dtype):
+    """value as our kernels compare it after rounding to dtype (float16 computes in float32)."""
+    compute = np.float32 if dtype == np.float16 else dtype
+    return compute(np.asarray(compute(value)).astype(dtype))
+
+
+def exact_in(values, dtype):
+    compute = np.float32 if dtype == np.float16 else dtype
+    return all(rounded(v, dtype) == compute(v) for v in values)
+
+
+def hardtanh_policies(params, dtype):
+    exact = exact_in((params["min_val"], params["max_val"]), dtype)
+    return ("mask", "output", "input") if exact else ("mask", "input")
+
+
+def slope_policies(slope):
+    return ("mask", "output", "input") if slope >= 0 else ("mask", "input")
+
+
+def threshold_policies(params, dtype):
+    compute = np.float32 if dtype == np.float16 else dtype
+    exact = rounded(params["value"], dtype) <= compute(params["threshold"])
+    return ("mask", "output", "input") if exact else ("mask", "input")
+
+
+def ordered_pair(names, low, high, width=64):
+    pair = st.tuples(st.floats(low, high, width=width), st.floats(low, high, width=width)).map(sorted)
+    return pair.map(lambda p: dict(zip(names, p)))
+
+
+def prelu_ours(x, weight, save=None):
+    return ta.prelu(x, np.full(1, weight, dtype=x.dtype), save=save)
+
+
+def prelu_torch(x, weight):
+    return F.prelu(x, torch.full((1,), weight, dtype=x.dtype))
+
+
+# Slopes are float16 numbers, exact in every dtype: a slope that rounds to 0 in float32 but not
+# in float64 would make -inf * slope NaN in one and -inf in the other (PyTorch's float32 too).
+slopes = st.one_of(st.floats(-3, 3, width=16), st.sampled_from([0.0, 0.01, 0.2]))
+shrink = st.one_of(st.floats(0, 5), st.sampled_from([0.0, 0.5, 3.0]))
 
 CASES = [
     Case("relu", F.relu, policies_fixed("mask", "output", "input"), kinks=lambda p: [0.0]),
+    Case("relu6", vectorized(F.relu6), policies_fixed("mask", "output", "input"),
+         kinks=lambda p: [0.0, 6.0]),
+    Case("leaky_relu", vectorized(F.leaky_relu), lambda p, dtype: slope_policies(p["negative_slope"]),
+         params=st.fixed_dictionaries({"negative_slope": slopes}),
+         example_params={"negative_slope": 0.1}, kinks=lambda p: [0.0]),
+    Case("hardtanh", vectorized(F.hardtanh), hardtanh_policies,
+         params=st.one_of(ordered_pair(("min_val", "max_val"), -10, 10),
+                          st.just({"min_val": -1.0, "max_val": 1.0}),
+                          st.just({"min_val": 0.5, "max_val": 0.5})),
+         example_params={"min_val": -2.0, "max_val": 0.5},
+         kinks=lambda p: [p["min_val"], p["max_val"]]),
+    Case("hardsigmoid", vectorized(F.hardsigmoid), policies_fixed("mask", "input"),
+         kinks=lambda p: [-3.0, 3.0], torch_double_backward=False),
+    Case("hardswish", vectorized(F.hardswish), policies_fixed("input"),
+         kinks=lambda p: [-3.0, 3.0]),
+    Case("softshrink", vectorized(F.softshrink), policies_fixed("mask", "input"),
+         params=st.fixed_dictionaries({"lambd": shrink}), example_params={"lambd": 0.5},
+         kinks=lambda p: [-p["lambd"], p["lambd"]]),
+    Case("hardshrink", vectorized(F.hardshrink), policies_fixed("mask", "output", "input"),
+         params=st.fixed_dictionaries({"lambd": st.one_of(shrink, st.floats(-2, 0))}),
+         example_params={"lambd": 0.5}, kinks=lambda p: [-p["lambd"], p["lambd"]]),
+    Case("threshold", vectorized(F.threshold), threshold_policies,
+         params=st.fixed_dictionaries({"threshold": st.floats(-5, 5),
+                                       "value": st.one_of(st.floats(-10, 10), st.just(0.0))}),
+         example_params={"threshold": 0.5, "value": -1.0}, kinks=lambda p: [p["threshold"]]),
+    Case("rrelu", vectorized(F.rrelu), lambda p, dtype: slope_policies((p["lower"] + p["upper"]) / 2),
+         params=st.one_of(ordered_pair(("lower", "upper"), -1, 1, width=16),
+                          st.just({"lower": 1.0 / 8, "upper": 1.0 / 3})),
+         example_params={"lower": 0.1, "upper": 0.3}, kinks=lambda p: [0.0]),
+    Case("prelu", vectorized(prelu_torch), policies_fixed("mask", "input"), ours=prelu_ours,
+         params=st.fixed_dictionaries({"weight": slopes}), example_params={"weight": 0.25},
+         kinks=lambda p: [0.0]),
 ]

@@ -20,7 +20,8 @@ CUPY_INSTALL_HINT = (
 
 def is_cupy_array(value: Any) -> bool:
     """True for a cupy.ndarray, decided without importing CuPy."""
-    return type(value).__module__.split(".")[0] == "cupy" and hasattr(value, "__cuda_array_interface__")
+    module = type(value).__module__.split(".")[0]
+    return module == "cupy" and hasattr(value, "__cuda_array_interface__")
 
 
 def import_cupy():

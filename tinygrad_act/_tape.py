@@ -80,10 +80,12 @@ class Op:
     """A differentiable primitive: a forward computation and one VJP rule per input.
 
     forward(xp, *inputs, **params) -> y, or (y, {extra_name: array}) when `extras` is given.
-    vjps[i](g, *kept, **params) -> the cotangent of input i, written with differentiable ops.
+    vjps[i](g, *kept, **params) -> the cotangent of input i, written with differentiable ops
+    (None: input i is never differentiated, like the condition of `where`).
     The names of a rule's positional parameters after `g` are the arrays it needs kept; its
-    keyword-only parameters (or **params: all of them) are the op parameters it reads. A forward with `*inputs` takes any
-    number of inputs and has a single rule, called with `position=i` for each traced input.
+    keyword-only parameters (or **params: all of them) are the op parameters it reads. A
+    forward with `*inputs` takes any number of inputs and has a single rule, called with
+    `position=i` for each traced input.
     """
 
     def __init__(self, name: str, forward: Callable, vjps: Sequence[Callable | None], *,
@@ -151,13 +153,10 @@ def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool 
     values = tuple(a.value if isinstance(a, Tracer) and a.tape is tape else a for a in args)
     y, extras = bind(op, values, params, want_extras=True)
     parents = tuple(a.slot if isinstance(a, Tracer) and a.tape is tape else None for a in args)
-    named = dict(zip(op.input_names, values)) if not op.variadic else {}
-    named.update(extras, y=y)
-    kept = {}
-    for index, parent in enumerate(parents):
-        if parent is not None:
-            for name in op.kept_by_rule[op.rule(index)]:
-                kept[name] = named[name]
+    needed = {name for index, parent in enumerate(parents) if parent is not None
+              for name in op.kept_by_rule[op.rule(index)]}
+    named = {**dict(zip(op.input_names, values)), **extras, "y": y}
+    kept = {name: value for name, value in named.items() if name in needed}
     meta = tuple((shape_of(v), dtype_of(v)) for v in values)
     out = tape.record(Record(op, params, parents, meta, kept, -1), y)
     return (out, extras) if want_extras else out
@@ -196,26 +195,22 @@ class Tape:
         cotangents = {out_slot: seed}
         for record in reversed(self.records):
             g = cotangents.pop(record.out_slot, None)
-            if g is not None:
-                op = record.op
-                for index, (parent, (shape, dtype)) in enumerate(
-                        zip(record.parents, record.parent_meta)):
-                    if parent is None:
-                        continue
-                    rule = op.vjps[op.rule(index)]
-                    if rule is None:
-                        continue
-                    rule_index = op.rule(index)
-                    kept = [record.kept[name] for name in op.kept_by_rule[rule_index]]
-                    wanted = op.params_by_rule[rule_index]
-                    params = {k: v for k, v in record.params.items()
-                              if (wanted is None or k in wanted) and k != "position"}
-                    if op.variadic:
-                        params["position"] = index
-                    contribution = unbroadcast(rule(g, *kept, **params), shape, dtype)
-                    previous = cotangents.get(parent)
-                    cotangents[parent] = (contribution if previous is None
-                                          else add(previous, contribution))
+            op = record.op
+            for index, (parent, (shape, dtype)) in enumerate(
+                    zip(record.parents, record.parent_meta)):
+                rule_index = op.rule(index)
+                rule = op.vjps[rule_index]
+                if g is None or parent is None or rule is None:
+                    continue
+                kept = [record.kept[name] for name in op.kept_by_rule[rule_index]]
+                wanted = op.params_by_rule[rule_index]
+                params = {k: v for k, v in record.params.items() if wanted is None or k in wanted}
+                if op.variadic:
+                    params["position"] = index
+                contribution = unbroadcast(rule(g, *kept, **params), shape, dtype)
+                previous = cotangents.get(parent)
+                cotangents[parent] = (contribution if previous is None
+                                      else add(previous, contribution))
             if release:
                 record.kept = None
         if release:
@@ -225,7 +220,8 @@ class Tape:
     # -- what the tape keeps --------------------------------------------------------------------
     @property
     def ops(self) -> list[OpInfo]:
-        return [OpInfo(r.op.name, tuple(_saved_info(label, v) for label, v in (r.kept or {}).items()))
+        """Each recorded op, in order, with the arrays it keeps for backward."""
+        return [OpInfo(r.op.name, tuple(_saved_info(name, v) for name, v in (r.kept or {}).items()))
                 for r in self.records]
 
     @property

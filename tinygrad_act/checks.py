@@ -50,7 +50,8 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
             plus, minus = [xi.copy() for xi in xs], [xi.copy() for xi in xs]
             plus[k].flat[j] += eps
             minus[k].flat[j] -= eps
-            numeric[:, j] = (np.asarray(raw(flat(*plus))) - np.asarray(raw(flat(*minus)))) / (2 * eps)
+            difference = np.asarray(raw(flat(*plus))) - np.asarray(raw(flat(*minus)))
+            numeric[:, j] = difference / (2 * eps)
         exact = np.asarray(raw(analytic[k]), dtype=np.float64).reshape(n_out, x.size)
         excess = np.abs(exact - numeric) - (atol + rtol * np.abs(numeric))
         excess = np.where(np.isnan(exact) != np.isnan(numeric), np.inf, excess)

@@ -11,7 +11,12 @@ Conventions the kernels share:
   8k+i (NumPy's `packbits(..., bitorder="little")`), holding ceil(n/8) bytes for n elements;
 - every other array is a float array of one dtype T (float16, float32 or float64); float16 is
   computed in float32 and rounded once at the end;
-- scalar parameters are passed as T (as CuPy's ElementwiseKernel does with `T name`).
+- scalar parameters are Python floats, used in the compute type (float32 for float16 and
+  float32 arrays, float64 for float64), as NumPy does with a Python float.
+
+Executors: "numpy" (the references), "compiled" (the CUDA text built for the CPU with the host
+C++ compiler, compiled.py) for NumPy arrays inside `backend("compiled")`, and "cupy" (CuPy
+ElementwiseKernels, cuda.py) for CuPy arrays. See docs/kernels.md.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ class NumpyExecutor:
 
     name = "numpy"
 
+    def check(self) -> None:
+        pass
+
     def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
         dtype = _float_dtype(k, arrays)
         compute = np.float32 if dtype == np.float16 else dtype
@@ -66,9 +74,9 @@ class NumpyExecutor:
                        for n, a in zip(k.inputs, arrays))
         with np.errstate(all="ignore"):  # overflow and NaN are part of the math, not news
             out = k.reference(*arrays, **params)
-        outs = out if isinstance(out, tuple) else (out,)
-        outs = tuple(o if n == MASK else np.asarray(o, dtype=dtype)
-                     for n, o in zip(k.outputs, outs))
+            outs = out if isinstance(out, tuple) else (out,)
+            outs = tuple(o if n == MASK else np.asarray(o, dtype=dtype)
+                         for n, o in zip(k.outputs, outs))
         return outs if len(outs) > 1 else outs[0]
 
 
@@ -81,7 +89,7 @@ def backend(name: str) -> Iterator[None]:
     """Choose the executor for NumPy inputs inside the block: "numpy" or "compiled"."""
     if name not in ("numpy", "compiled"):
         raise ValueError(f"unknown backend {name!r}: choose 'numpy' or 'compiled'")
-    executor_for_name(name)  # fails early with a clear error if it cannot run here
+    executor_for_name(name).check()  # fails early with a clear error if it cannot run here
     token = _backend.set(name)
     try:
         yield
@@ -127,3 +135,10 @@ def unpack_mask(mask: Any, shape: tuple[int, ...]) -> Any:
     xp = np if not is_cupy_array(mask) else array_namespace(mask)
     n = int(np.prod(shape))
     return xp.unpackbits(mask, bitorder="little")[:n].reshape(shape).astype(bool)
+
+
+# registered last: they import this module's names (Kernel, MASK, _float_dtype)
+from .compiled import CompiledExecutor  # noqa: E402
+from .cuda import CupyExecutor  # noqa: E402
+
+EXECUTORS.update(compiled=CompiledExecutor(), cupy=CupyExecutor())

@@ -49,15 +49,18 @@ _astype = Op("astype", lambda xp, x, *, dtype: xp.asarray(x).astype(dtype),
 
 
 def _power_vjp_base(g, a, b):
-    # d(a**b)/da = b * a**(b-1); zero where b == 0 (as PyTorch), even at a == 0.
+    # d(a**b)/da = b * a**(b-1), which is 0 * inf at a == b == 0: PyTorch's 0 there. Using a = 1
+    # at those places (not masking the result) keeps the rule exact to differentiate again.
     with np.errstate(divide="ignore", invalid="ignore"):
-        return where(_eq(b, 0), 0, g * b * power(a, b - 1))
+        return g * b * power(where(_eq(a, 0) & _eq(b, 0), 1, a), b - 1)
 
 
 def _power_vjp_exponent(g, a, b, y):
-    # d(a**b)/db = a**b * log(a); zero where a == 0 and b >= 0 (the limit PyTorch uses).
+    # d(a**b)/db = a**b * log(a), which is 0 * -inf at a == 0 and b >= 0: PyTorch's 0 there.
+    if isinstance(a, int | float):  # a Python number is weak: it takes the result's dtype
+        a = result_dtype(raw(y)).type(a)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return where(_eq(a, 0) & (raw(b) >= 0), 0, g * y * log(a))
+        return g * y * log(where(_eq(a, 0) & (raw(b) >= 0), 1, a))
 
 
 def _maximum_share(g, a, b):
@@ -126,8 +129,8 @@ def _keep_dims(g: Any, axis: Any, keepdims: bool, shape: tuple[int, ...]) -> Any
 
 def _max_vjp(g, x, y, axis, keepdims, shape):
     # Every position equal to the maximum shares the gradient evenly (torch.amax's rule).
-    is_max = _eq(x, raw(_keep_dims(raw(y), axis, keepdims, shape)))
-    count = np.sum(is_max, axis=_axes(axis, len(shape)), keepdims=True).astype(dtype_of(raw(x)))
+    is_max = _eq(x, _keep_dims(raw(y), axis, keepdims, shape))
+    count = is_max.sum(axis=_axes(axis, len(shape)), keepdims=True).astype(dtype_of(raw(x)))
     return where(is_max, broadcast_to(_keep_dims(g, axis, keepdims, shape), shape) / count, 0)
 
 

@@ -28,17 +28,19 @@ ArgNums = int | Sequence[int]
 
 def _check_float(value: Any, what: str) -> None:
     array = raw(value)
-    if isinstance(array, bool | int | complex) or (
-            not isinstance(array, float) and dtype_of(array) not in FLOAT_DTYPES):
-        kind = dtype_of(array) if dtype_of(array) is not None else type(array).__name__
+    dtype = dtype_of(array)  # test `is None` first: np.dtype(None) is float64, so None == dtype
+    if not (isinstance(array, float) if dtype is None else dtype in FLOAT_DTYPES):
+        kind = type(array).__name__ if dtype is None else dtype
         raise TypeError(
             f"{what} must be a float16, float32 or float64 array or a Python float, got {kind}"
             " (differentiation needs floating point: convert with .astype(np.float32))")
 
 
 def _positions(argnums: ArgNums, n_args: int) -> tuple[int, ...]:
-    positions = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    positions = tuple(argnums) if isinstance(argnums, tuple | list) else (argnums,)
     for p in positions:
+        if not isinstance(p, int) or isinstance(p, bool):
+            raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
         if not -n_args <= p < n_args:
             raise ValueError(f"argnums {argnums} is out of range for {n_args} arguments")
     return tuple(p % n_args for p in positions)
@@ -59,13 +61,26 @@ def _trace(f: Callable, args: Sequence[Any], positions: tuple[int, ...], has_aux
         if not (isinstance(result, tuple) and len(result) == 2):
             raise ValueError("has_aux=True needs f to return a pair (output, aux)")
         out, aux = result
+        aux = _lower(aux, tape)
     else:
         out, aux = result, None
     return tape, inputs, out, aux
 
 
+def _lower(tree: Any, tape: Tape) -> Any:
+    """tree with each tracer of `tape` replaced by its value (aux must not hold the tape)."""
+    if isinstance(tree, Tracer):
+        return tree.value if tree.tape is tape else tree
+    if isinstance(tree, tuple | list):
+        items = [_lower(item, tape) for item in tree]
+        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
+    if isinstance(tree, dict):
+        return {key: _lower(item, tape) for key, item in tree.items()}
+    return tree
+
+
 def _output_value(tape: Tape, out: Any) -> tuple[Any, int | None]:
-    """The output one level down, and its slot on `tape` (None: it does not depend on the inputs)."""
+    """The output one level down and its slot on `tape` (None: it does not depend on inputs)."""
     if isinstance(out, Tracer) and out.tape is tape:
         return out.value, out.slot
     return out, None
@@ -79,10 +94,10 @@ def _like_input(g: Any, primal: Any) -> Any:
     xp = array_namespace(value)
     if g is None:
         g = xp.zeros(shape_of(value), dtype=result_dtype(value))
+    if isinstance(value, np.generic):  # before float: np.float64 is a float
+        return value.dtype.type(g)
     if isinstance(value, float):
         return float(g)
-    if isinstance(value, np.generic):
-        return value.dtype.type(g)
     if isinstance(primal, Tracer):  # input traced by an outer tape, gradient constant here
         return xp.asarray(g, dtype=dtype_of(value))
     return xp.asarray(g, dtype=value.dtype).reshape(value.shape)

@@ -1,0 +1,12 @@
+// hardswish: y = x min(max(x + 3, 0), 6) / 6. Mirrors activations/piecewise.py.
+
+// kernel: hardswish_forward
+// in: T x
+// out: T y
+y = x * ta_minimum(ta_maximum(x + 3, 0), 6) / 6;  // -inf gives NaN (-inf * 0), as PyTorch
+
+// kernel: hardswish_backward_input
+// in: T g, T x
+// out: T dx
+// NaN falls through to the middle formula and gives NaN, as PyTorch's vectorized kernel
+dx = x <= -3 ? C(0) : (x >= 3 ? g : g * (x / 3 + C(0.5)));

@@ -1,0 +1,274 @@
+"""The kernels of kernels/*.cu: present for every registered kernel, equal to their NumPy
+references when built for the CPU, compiled for the GPU by NVRTC without a GPU, and (marked
+gpu, skipped without a device) run through CuPy against PyTorch on CUDA.
+
+Tolerance of the compiled build against the references: float16 within 1 ulp (both compute in
+float32 and round once), float32/float64 within 4 ulp (glibc's vector libm against NumPy's),
+NaN exactly where the reference has NaN, masks bitwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygrad_act as ta
+from tinygrad_act import activations, compiled, cuda
+from tinygrad_act.executors import KERNELS, MASK, launch
+
+DTYPES = [np.float16, np.float32, np.float64]
+ULPS = {np.dtype(np.float16): 1, np.dtype(np.float32): 4, np.dtype(np.float64): 4}
+SIZES = st.sampled_from([0, 1, 7, 8, 9, 16, 17]) | st.integers(0, 300)
+# kernel parameters: the usual values of activation parameters, and a few odd ones
+PARAMS = st.sampled_from([1.0, 0.5, 2.0, 20.0, 0.01, 1.6732632423543772, 1.0507009873554805,
+                          -1.0, 0.0, 3.0, 6.0]) | st.floats(-8, 8, width=32)
+
+
+@pytest.fixture(scope="session")
+def host_build():
+    """Every kernels/*.cu library, built once per session (and found in the disk cache later)."""
+    try:
+        compiled.compiler()
+    except RuntimeError as error:
+        pytest.skip(str(error))
+    compiled.build_all()
+
+
+# -- the CUDA text ------------------------------------------------------------------------------
+
+
+def test_every_registered_kernel_has_cuda_text_with_its_signature():
+    sources = cuda.kernel_sources()
+    missing = sorted(set(KERNELS) - set(sources))
+    assert not missing, f"kernels without CUDA text in {cuda.kernel_dir()}: {missing}"
+    stale = sorted(set(sources) - set(KERNELS))
+    assert not stale, f"CUDA text without a registered NumPy reference: {stale}"
+    for name, k in KERNELS.items():
+        src = sources[name]
+        assert (src.inputs, src.outputs, src.params) == (k.inputs, k.outputs, k.params), name
+
+
+def test_kernel_file_format_errors_name_the_file_and_kernel(tmp_path: Path):
+    bad = tmp_path / "bad.cu"
+    bad.write_text("// kernel: bad_forward\n// in: float x\n// out: T y\ny = x;\n")
+    with pytest.raises(ValueError, match=r"bad.cu, kernel bad_forward: bad `// in:`"):
+        cuda.parse_kernel_file(bad, "")
+    bad.write_text("// kernel: bad_forward\ny = x;\n")
+    with pytest.raises(ValueError, match="needs `// in:` and `// out:`"):
+        cuda.parse_kernel_file(bad, "")
+
+
+def test_a_kernel_without_cuda_text_is_a_clear_error():
+    with pytest.raises(NotImplementedError, match="no CUDA text"):
+        cuda.kernel_source("no_such_kernel")
+
+
+# -- the compiled CPU build against the NumPy references ----------------------------------------
+
+
+def float_arrays(dtype, n: int) -> st.SearchStrategy[np.ndarray]:
+    width = np.finfo(dtype).bits
+    elements = (st.floats(width=width, allow_nan=True, allow_infinity=True, allow_subnormal=True)
+                | st.floats(-30, 30, width=width)
+                | st.sampled_from([0.0, -0.0, 1.0, -1.0, 20.0, -20.0, 88.7, -88.7, 3.0, -3.0]))
+    return hnp.arrays(dtype, n, elements=elements)
+
+
+def ordered(a: np.ndarray) -> np.ndarray:
+    """Floats as integers in the same order, one apart per ulp (-0.0 and 0.0 both 0)."""
+    bits = a.view({2: np.int16, 4: np.int32, 8: np.int64}[a.dtype.itemsize]).astype(np.int64)
+    return np.where(bits < 0, np.iinfo(a.dtype.str.replace("f", "i")).min - bits, bits)
+
+
+def assert_matches(out, ref, name: str, inputs: dict) -> None:
+    assert type(out) is np.ndarray and out.dtype == ref.dtype and out.shape == ref.shape, name
+    if ref.dtype == np.uint8:
+        bad = out != ref
+    else:
+        nan = np.isnan(ref)
+        ulps = np.abs(ordered(out) - ordered(ref))
+        bad = (np.isnan(out) != nan) | (~nan & (ulps > ULPS[ref.dtype]))
+    if bad.any():
+        i = np.flatnonzero(bad)[0]
+        at = {k: (v[i // 8] if k == MASK else v[i]) for k, v in inputs.items() if v.size}
+        raise AssertionError(f"{name}: element {i} of {ref.size}, inputs {at}: compiled "
+                             f"{out[i]!r}, reference {ref[i]!r} ({int(bad.sum())} differ)")
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+@settings(max_examples=max(15, settings.default.max_examples // 3))
+@given(data=st.data())
+def test_compiled_kernel_matches_its_reference(host_build, name, data):
+    k = KERNELS[name]
+    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+    n = data.draw(SIZES, label="n")
+    inputs = {i: data.draw(hnp.arrays(np.uint8, -(-n // 8)) if i == MASK
+                           else float_arrays(dtype, n), label=i) for i in k.inputs}
+    params = {p: data.draw(PARAMS, label=p) for p in k.params}
+    ref = launch(name, *inputs.values(), **params)
+    with ta.backend("compiled"):
+        out = launch(name, *inputs.values(), **params)
+    ref, out = (ref, out) if isinstance(ref, tuple) else ((ref,), (out,))
+    for output, r, o in zip(k.outputs, ref, out):
+        assert_matches(o, r, f"{name} {output} {np.dtype(dtype).name}", inputs)
+
+
+def test_compiled_kernels_broadcast_and_keep_shapes(host_build):
+    g = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
+    x = np.linspace(-3, 3, 4, dtype=np.float32)
+    name = next(n for n, k in KERNELS.items() if k.inputs == ("g", "x"))
+    params = {p: 1.0 for p in KERNELS[name].params}
+    ref = launch(name, g, x, **params)
+    with ta.backend("compiled"):
+        out = launch(name, g, x, **params)
+        assert launch(name, g.T, x[:3], **params).shape == (4, 3)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_compiled_threads_split_the_work_without_changing_results(host_build):
+    x = np.random.default_rng(0).standard_normal(300_001).astype(np.float32) * 10
+    name = "relu_forward_mask"
+    with ta.backend("compiled"):
+        compiled.set_num_threads(1)
+        one = launch(name, x)
+        compiled.set_num_threads(4)
+        four = launch(name, x)
+        compiled.set_num_threads(None)
+    for a, b in zip(one, four):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_flush_subnormals_imitates_the_gpu_in_float32_only(host_build):
+    g, y = np.array([1e-40, 1.0], np.float32), np.ones(2, np.float32)  # g[0] is subnormal
+    dx = lambda g, y: launch("softplus_backward_output", g, y, beta=1.0, threshold=20.0)[0]
+    with ta.backend("compiled"):
+        assert dx(g, y) != 0
+        with compiled.flush_subnormals():
+            assert dx(g, y) == 0
+            assert dx(g.astype(np.float64), y.astype(np.float64)) != 0
+        assert dx(g, y) != 0  # MXCSR restored
+
+
+def test_backend_compiled_without_a_compiler_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(RuntimeError, match="C\\+\\+17 compiler"):
+        with ta.backend("compiled"):
+            pass
+    assert ta.executors.current_backend() == "numpy"
+
+
+def public_activations() -> list:
+    return [getattr(activations, n) for n in activations.__all__
+            if inspect.isfunction(getattr(activations, n)) and n != "save_policy"]
+
+
+def call_with_defaults(act, x):
+    required = [p for p in list(inspect.signature(act).parameters.values())[1:]
+                if p.default is inspect.Parameter.empty and p.kind != p.VAR_KEYWORD]
+    if required:
+        pytest.skip(f"{act.__name__} needs {[p.name for p in required]}")
+    return act(x)
+
+
+@pytest.mark.parametrize("act", public_activations(), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("policy", [None, "input", "output", "mask"])
+def test_activation_grad_and_grad_of_grad_compiled_equal_numpy(host_build, act, policy):
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.standard_normal(40) * 4, [0.0, -0.0, 25.0, -25.0, 1e-3, -1e-3]])
+    w = rng.standard_normal(x.shape)
+    results = {}
+    f = lambda x: ta.sum(call_with_defaults(act, x) * w)
+    second = lambda x: ta.sum(ta.grad(f)(x) * w)
+    for name in ("numpy", "compiled"):
+        with ta.backend(name), ta.save_policy(policy):
+            results[name] = [ta.grad(f)(x), ta.grad(second)(x)]
+    for numpy_result, compiled_result in zip(results["numpy"], results["compiled"]):
+        np.testing.assert_allclose(compiled_result, numpy_result, rtol=1e-13, atol=1e-300)
+
+
+# -- the device compiler, without a device ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def nvrtc():
+    try:
+        importlib.import_module("cupy")
+        cuda.compile_for_device(cuda.kernel_source("relu_forward"), np.float32)
+    except Exception as error:  # no CuPy, no NVRTC library
+        pytest.skip(f"no device compiler: install cupy-cuda13x==14.2.0 and nvidia-cuda-nvrtc "
+                    f"(the test extra) ({type(error).__name__}: {error})")
+    return compiled.cache_dir() / "nvrtc"
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_kernel_compiles_for_the_gpu(nvrtc, name):
+    """NVRTC compiles the exact source CuPy 14.2 would for each dtype, for sm_90 (a cubin).
+    Successful compilations are remembered in the disk cache under the source's hash."""
+    source = cuda.kernel_source(name)
+    for dtype in DTYPES:
+        code = cuda.device_code(source, dtype)
+        done = nvrtc / f"{name}-{np.dtype(dtype).name}-{cuda.digest(code)}.ok"
+        if not done.exists():
+            cubin = cuda.compile_for_device(source, dtype)
+            assert cubin[:4] == b"\x7fELF"
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_bytes(b"")
+
+
+# -- CuPy on a GPU against PyTorch on CUDA (pytest -m gpu) --------------------------------------
+
+
+def activation_cases() -> list:
+    tests = Path(__file__).parent
+    return [case for path in sorted(tests.glob("cases_*.py"))
+            for case in importlib.import_module(path.stem).CASES]
+
+
+@pytest.fixture(scope="session")
+def gpu():
+    torch = pytest.importorskip("torch")
+    try:
+        ta.executors.EXECUTORS["cupy"].check()
+    except (ImportError, RuntimeError) as error:
+        pytest.skip(str(error))
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch has no CUDA device")
+    return importlib.import_module("cupy"), torch
+
+
+GPU_TOLERANCE = {np.float16: (2e-3, 1e-5), np.float32: (2e-6, 1e-30), np.float64: (1e-13, 1e-300)}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("case", activation_cases(), ids=lambda c: c.name)
+def test_cupy_matches_torch_cuda(gpu, case, dtype):
+    cupy, torch = gpu
+    if dtype == np.float16 and not case.float16:
+        pytest.skip(f"no float16 {case.name} in PyTorch")
+    params = case.example_params
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.standard_normal(4093) * 6, [0.0, -0.0, np.inf, -np.inf, np.nan,
+                                                        30.0, -30.0, 1e-3]]).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    xt = torch.tensor(x, device="cuda", requires_grad=True)
+    yt = case.torch_fn(xt, **params)
+    (dxt,) = torch.autograd.grad(yt, xt, torch.tensor(g, device="cuda"))
+    rtol, atol = GPU_TOLERANCE[dtype]
+    act = case.ours or getattr(ta, case.name)
+    for policy in case.policies(params, dtype):
+        y, pullback = ta.vjp(lambda x, p=policy: act(x, save=p, **params), cupy.asarray(x))
+        dx = pullback(cupy.asarray(g))[0]
+        assert isinstance(y, cupy.ndarray) and y.dtype == dtype
+        for ours, theirs in ((y, yt), (dx, dxt)):
+            np.testing.assert_allclose(cupy.asnumpy(ours).astype(np.float64),
+                                       theirs.detach().cpu().double().numpy(),
+                                       rtol=rtol, atol=atol, err_msg=f"{case.name}[{policy}]")

@@ -1,0 +1,232 @@
+"""Activations along a dimension: softmax, log_softmax and glu.
+
+They are not elementwise: the reductions (max, sum) run through the array library (NumPy or
+CuPy), and the elementwise passes between them are registered kernels that fuse what NumPy
+would do in two or three passes. Each activation is one op on the tape, its backward one
+differentiable op (double backward, written with the core primitives so any order works).
+float16 is computed in float32 throughout and rounded once, as PyTorch does on the CPU: a
+float16 sum of many exponentials would lose digits, or overflow past 65504 elements.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._arrays import shape_of
+from .._tape import Op
+from ..executors import kernel, launch
+from ..primitives import astype, concatenate, exp, getitem, reshape, sigmoid, sum
+from ._policy import check_param, choose_policy
+
+
+def _dim(activation: str, dim: Any, ndim: int) -> int:
+    """dim as a non-negative axis; a 0-d input counts as 1-d (PyTorch's rule)."""
+    if dim is None:
+        raise ValueError(f"{activation}: pass dim explicitly (PyTorch's implicit dim=None is "
+                         "deprecated and ambiguous)")
+    rank = max(ndim, 1)
+    check_param(activation, "dim", dim,
+                isinstance(dim, int | np.integer) and not isinstance(dim, bool)
+                and -rank <= dim < rank,
+                f"it must be an integer in [{-rank}, {rank - 1}] for a {ndim}-d input")
+    return int(dim) % rank
+
+
+def _upcast(xp, x):
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+def _on_1d(f, x, *args, **kwargs):
+    """f on a 0-d input seen as 1-d, and its result back as 0-d: a 0-d array is one element."""
+    if shape_of(x) != ():
+        return f(x, *args, **kwargs)
+    return reshape(f(reshape(x, (1,)), *args, **kwargs), ())
+
+
+# -- softmax and log_softmax --------------------------------------------------------------------
+
+
+@kernel("softmax_exp", inputs="x m", outputs="e")
+def _softmax_exp(x, m):
+    return np.exp(x - m)  # m, the maximum along dim, broadcasts; exp never overflows
+
+
+@kernel("log_softmax_forward", inputs="x m log_sum", outputs="y")
+def _log_softmax_forward(x, m, log_sum):
+    return (x - m) - log_sum  # in this order, as PyTorch: exact where x is the maximum
+
+
+@kernel("softmax_backward", inputs="g y dot", outputs="dx")
+def _softmax_backward(g, y, dot):
+    return y * (g - dot)  # dot = sum(g * y) along dim, broadcast
+
+
+@kernel("log_softmax_backward", inputs="g y g_sum", outputs="dx")
+def _log_softmax_backward(g, y, g_sum):
+    return g - np.exp(y) * g_sum  # g_sum = sum(g) along dim, broadcast
+
+
+def _max_shifted_exp(xp, x, dim):
+    m = xp.max(x, axis=dim, keepdims=True)
+    return m, launch("softmax_exp", x, m)
+
+
+def _softmax_forward(xp, x, *, dim):
+    if x.size == 0:
+        return x.copy()
+    c = _upcast(xp, x)
+    _, e = _max_shifted_exp(xp, c, dim)
+    return (e / xp.sum(e, axis=dim, keepdims=True)).astype(x.dtype)
+
+
+def _log_softmax_forward_op(xp, x, *, dim):
+    if x.size == 0:
+        return x.copy()
+    c = _upcast(xp, x)
+    m, e = _max_shifted_exp(xp, c, dim)
+    log_sum = xp.log(xp.sum(e, axis=dim, keepdims=True))
+    return launch("log_softmax_forward", c, m, log_sum).astype(x.dtype)
+
+
+def _softmax_backward_forward(xp, g, y, *, dim):
+    g32, y32 = _upcast(xp, g), _upcast(xp, y)
+    dot = xp.sum(g32 * y32, axis=dim, keepdims=True)
+    return launch("softmax_backward", g32, y32, dot).astype(g.dtype)
+
+
+def _log_softmax_backward_forward(xp, g, y, *, dim):
+    g32, y32 = _upcast(xp, g), _upcast(xp, y)
+    g_sum = xp.sum(g32, axis=dim, keepdims=True)
+    return launch("log_softmax_backward", g32, y32, g_sum).astype(g.dtype)
+
+
+def _along(x, dim):
+    return sum(x, axis=dim, keepdims=True)
+
+
+# softmax backward B(g, y) = y * (g - sum(g y)) is symmetric in g: its g-derivative is itself;
+# d/dy <B, u> = u * (g - sum(g y)) - g * sum(u y) (PyTorch's softmax_double_backward)
+softmax_backward = Op(
+    "softmax_backward", _softmax_backward_forward,
+    [lambda gg, y, *, dim: softmax_backward(gg, y, dim=dim),
+     lambda gg, g, y, *, dim: gg * (g - _along(g * y, dim)) - g * _along(gg * y, dim)])
+# log_softmax backward B(g, y) = g - exp(y) sum(g):
+# d/dg <B, u> = u - sum(u exp(y)); d/dy <B, u> = -u exp(y) sum(g)
+log_softmax_backward = Op(
+    "log_softmax_backward", _log_softmax_backward_forward,
+    [lambda gg, y, *, dim: gg - _along(gg * exp(y), dim),
+     lambda gg, g, y, *, dim: -(gg * exp(y)) * _along(g, dim)])
+_softmax_op = Op("softmax", _softmax_forward,
+                 [lambda g, y, *, dim: softmax_backward(g, y, dim=dim)])
+_log_softmax_op = Op("log_softmax", _log_softmax_forward_op,
+                     [lambda g, y, *, dim: log_softmax_backward(g, y, dim=dim)])
+
+
+def _prepare(activation: str, input: Any, dim: Any, dtype: Any, save: str | None):
+    dim = _dim(activation, dim, len(shape_of(input)))
+    choose_policy(activation, save, ("output",), "output")
+    return (input if dtype is None else astype(input, dtype)), dim
+
+
+def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
+            save: str | None = None) -> Any:
+    """Softmax along dim: y = exp(x - m) / sum(exp(x - m)), m = max(x) along dim.
+
+    dy/dx:   the VJP of g is y * (g - sum(g y))                        (sums along dim)
+    second:  d/dy <y (g - sum(g y)), u> = u (g - sum(g y)) - g sum(u y)
+    A slice with NaN or +inf, or all -inf, gives NaN throughout, as PyTorch. `dtype` converts
+    the input first (as PyTorch's); dim is required; a 0-d input is one element (y = 1).
+
+    Policies: "output" only (what PyTorch keeps): y alone gives the exact VJP, and a
+    following op that keeps y (a matmul) shares it.
+    """
+    input, dim = _prepare("softmax", input, dim, dtype, save)
+    return _on_1d(lambda x: _softmax_op(x, dim=dim), input)
+
+
+def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
+                save: str | None = None) -> Any:
+    """Log-softmax along dim: y = (x - m) - log(sum(exp(x - m))), m = max(x) along dim.
+
+    dy/dx:   the VJP of g is g - exp(y) sum(g)                          (sums along dim)
+    second:  d/dg <., u> = u - sum(u exp(y));  d/dy <., u> = -u exp(y) sum(g)
+    NaN and infinities as PyTorch (-inf stays -inf beside finite values). `dtype` converts the
+    input first; dim is required; a 0-d input is one element (y = 0).
+
+    Policies: "output" only (what PyTorch keeps): exp(y) is the softmax, so y gives the exact
+    VJP.
+    """
+    input, dim = _prepare("log_softmax", input, dim, dtype, save)
+    return _on_1d(lambda x: _log_softmax_op(x, dim=dim), input)
+
+
+# -- glu ----------------------------------------------------------------------------------------
+
+
+@kernel("glu_forward", inputs="a b", outputs="y")
+def _glu_forward(a, b):
+    return a * (1 / (1 + np.exp(-b)))  # PyTorch's formula: inf * 0 = NaN where it gives NaN
+
+
+@kernel("glu_backward", inputs="g a b", outputs="da db")
+def _glu_backward(g, a, b):
+    s = 1 / (1 + np.exp(-b))
+    return s * g, (1 - s) * s * a * g  # PyTorch's formula and order
+
+
+def _halves(x: Any, dim: int) -> tuple[Any, Any]:
+    n = shape_of(x)[dim] // 2
+    before = (slice(None),) * dim
+    return getitem(x, before + (slice(0, n),)), getitem(x, before + (slice(n, None),))
+
+
+def _glu_forward_op(xp, x, *, dim):
+    return launch("glu_forward", *xp.split(x, 2, axis=dim))
+
+
+def _glu_backward_forward(xp, g, x, *, dim):
+    return xp.concatenate(launch("glu_backward", g, *xp.split(x, 2, axis=dim)), axis=dim)
+
+
+def _glu_backward_vjp_g(u, x, dim):
+    # <glu_backward(g, x), u> = <g, u_a s + u_b a s (1 - s)>, s = sigmoid(b)
+    (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
+    s = sigmoid(b)
+    return u_a * s + u_b * a * (s * sigmoid(-b))
+
+
+def _glu_backward_vjp_x(u, g, x, dim):
+    # d(da)/db = d(db)/da = g s (1 - s); d(db)/db = g a s (1 - s) (1 - 2 s)
+    (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
+    s = sigmoid(b)
+    gs1s = g * (s * sigmoid(-b))
+    return concatenate([u_b * gs1s, u_a * gs1s + u_b * a * gs1s * (1 - 2 * s)], axis=dim)
+
+
+glu_backward = Op("glu_backward", _glu_backward_forward,
+                  [lambda gg, x, *, dim: _glu_backward_vjp_g(gg, x, dim),
+                   lambda gg, g, x, *, dim: _glu_backward_vjp_x(gg, g, x, dim)])
+_glu_op = Op("glu", _glu_forward_op, [lambda g, x, *, dim: glu_backward(g, x, dim=dim)])
+
+
+def glu(input: Any, dim: int = -1, *, save: str | None = None) -> Any:
+    """Gated linear unit: with a, b the first and second halves of x along dim,
+    y = a * sigmoid(b).
+
+    dy/da = sigmoid(b);  dy/db = a s (1 - s), s = sigmoid(b)
+    second: d2y/da db = s (1 - s);  d2y/db2 = a s (1 - s) (1 - 2 s);  d2y/da2 = 0
+    The size along dim must be even; a 0-d input is an error (as PyTorch). The forward and
+    first derivative use PyTorch's formulas (1 / (1 + exp(-b))), so NaN and infinities match.
+
+    Policies: "input" only (what PyTorch keeps): both halves enter the derivative.
+    """
+    ndim = len(shape_of(input))
+    check_param("glu", "input.ndim", ndim, ndim > 0, "glu needs at least 1 dimension")
+    dim = _dim("glu", dim, ndim)
+    size = shape_of(input)[dim]
+    check_param("glu", "dim", dim, size % 2 == 0,
+                f"the size along it must be even, got {size} for shape {shape_of(input)}")
+    choose_policy("glu", save, ("input",), "input")
+    return _glu_op(input, dim=dim)

@@ -1,0 +1,288 @@
+"""The compiled CPU executor: the CUDA text of kernels/ built with the host C++ compiler.
+
+Each kernels/*.cu file becomes one shared library holding each of its kernels three times, for
+T = float16 (_Float16, computed in float), float32 and float64, around the exact operation
+text the CuPy executor hands to cupy.ElementwiseKernel (cuda.KernelSource.elementwise). The
+library is cached on disk per source, flags, compiler and CPU, under $TINYGRAD_ACT_CACHE or
+~/.cache/tinygrad_act, loaded with ctypes and run on NumPy arrays over std::threads.
+
+Flags: no -ffast-math (it links crtfastmath.o, which turns on flush-to-zero for the whole
+process); -fno-math-errno and a hand-defined __FAST_MATH__ let GCC call glibc's vector libm.
+`-Werror=double-promotion` rejects float32 kernels that silently compute in double.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import contextvars
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cuda import Call, KernelSource, kernel_sources, prepare
+from .executors import Kernel
+
+FLAGS = ("-std=c++17", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math",
+         "-ffp-contract=off", "-fopenmp-simd", "-D__FAST_MATH__", "-fPIC", "-shared", "-pthread",
+         "-Werror=double-promotion")
+SUFFIX = {np.dtype(np.float16): ("f16", "float16"), np.dtype(np.float32): ("f32", "float"),
+          np.dtype(np.float64): ("f64", "double")}
+MATH = ("exp expm1 exp2 log log1p log2 pow sqrt cbrt sin cos tan asin acos atan atan2 sinh cosh "
+        "tanh asinh acosh atanh erf erfc tgamma lgamma fabs copysign floor ceil trunc round rint "
+        "fmod fma fmax fmin isnan isinf isfinite signbit max min").split()
+
+HOST_PRELUDE = """\
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <thread>
+#include <vector>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+#define __device__
+#define __forceinline__ inline
+typedef _Float16 float16;
+// <cmath> alone leaves exp(float) calling the double exp: the std:: overloads keep float32
+// arithmetic in float32, as the CUDA math library does.
+""" + "".join(f"using std::{f};\n" for f in MATH) + """
+// FTZ+DAZ in this thread's MXCSR for one kernel call, to imitate the GPU's -ftz=true.
+struct ta_flush_guard {
+#if defined(__SSE__)
+    unsigned int saved;
+    bool on;
+    explicit ta_flush_guard(int ftz) : saved(_mm_getcsr()), on(ftz != 0) {
+        if (on) _mm_setcsr(saved | 0x8040u);
+    }
+    ~ta_flush_guard() { if (on) _mm_setcsr(saved); }
+#else
+    explicit ta_flush_guard(int) {}
+#endif
+};
+
+extern "C" int ta_can_flush() {
+#if defined(__SSE__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+// body(begin, end) over [0, size) split into `threads` contiguous chunks.
+template <class F> static void ta_parallel(ptrdiff_t size, int threads, int ftz, F body) {
+    const ptrdiff_t grain = 1 << 15;
+    const ptrdiff_t most = (size + grain - 1) / grain;
+    const int t = (int)std::max<ptrdiff_t>(1, std::min<ptrdiff_t>(threads, most));
+    const ptrdiff_t step = ((size + t - 1) / t + 63) / 64 * 64;
+    auto run = [&](ptrdiff_t begin, ptrdiff_t end) {
+        ta_flush_guard guard(ftz);
+        body(begin, std::min(end, size));
+    };
+    std::vector<std::thread> pool;
+    for (int k = 1; k < t && k * step < size; ++k) pool.emplace_back(run, k * step, (k + 1) * step);
+    run(0, step);
+    for (std::thread& worker : pool) worker.join();
+}
+"""
+
+_threads: int | None = None
+_flush = contextvars.ContextVar("tinygrad_act_flush_subnormals", default=False)
+
+
+def set_num_threads(count: int | None) -> None:
+    """Threads per kernel call; None: $TINYGRAD_ACT_NUM_THREADS, else os.cpu_count()."""
+    global _threads
+    _threads = None if count is None else max(1, int(count))
+
+
+def num_threads() -> int:
+    if _threads is not None:
+        return _threads
+    return int(os.environ.get("TINYGRAD_ACT_NUM_THREADS", 0)) or os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def flush_subnormals(enabled: bool = True) -> Iterator[None]:
+    """Inside the block, float16/float32 kernels run with FTZ and DAZ set, as CUDA kernels
+    compiled with -ftz=true (CuPy's default) treat float32 subnormals: as zero."""
+    token = _flush.set(enabled)
+    try:
+        yield
+    finally:
+        _flush.reset(token)
+
+
+def compiler() -> str:
+    """The host C++ compiler: $CXX, else g++, else c++; RuntimeError if there is none."""
+    for name in filter(None, (os.environ.get("CXX"), "g++", "c++")):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise RuntimeError("the 'compiled' backend needs a C++17 compiler (g++ 12 or newer): install "
+                       "one (apt-get install g++) or point $CXX at it; the 'numpy' backend "
+                       "needs none")
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("TINYGRAD_ACT_CACHE")
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinygrad_act"
+    return Path(env) if env else base
+
+
+def host_source(path: Path, sources: Iterable[KernelSource]) -> str:
+    """The C++ translation unit of one kernels/*.cu file: every kernel for every dtype."""
+    sources = list(sources)
+    parts = [HOST_PRELUDE]
+    for suffix, ctype in SUFFIX.values():
+        parts += [f"namespace ta_{suffix} {{", f"typedef {ctype} T;", sources[0].preamble]
+        parts += [_host_kernel(src) for src in sources]
+        parts.append(f"}}  // namespace ta_{suffix}")
+        parts += [f'extern "C" void {src.name}_{suffix}(void* const* a, const double* p, '
+                  f"long long size, long long n, int threads, int ftz) {{\n"
+                  f"    ta_parallel(size, threads, ftz, [=](ptrdiff_t b, ptrdiff_t e) "
+                  f"{{ ta_{suffix}::{src.name}(b, e, a, p, n); }});\n}}" for src in sources]
+    return "\n".join(parts) + "\n"
+
+
+def _host_kernel(src: KernelSource) -> str:
+    """ElementwiseKernel semantics on contiguous arrays: a raw array is a pointer, any other
+    array `name` is the reference `name = _raw_name[i]`, parameters are read from p."""
+    in_params, out_params, operation = src.elementwise()
+    setup, per_element = [], []
+    decls = [(d, True) for d in in_params.split(", ")]
+    decls += [(d, False) for d in out_params.split(", ")]
+    slot = 0
+    for decl, is_input in decls:
+        *words, name = decl.split()
+        raw, ctype = words[0] == "raw", words[-1]
+        if ctype in ("float64", "int64"):
+            setup.append(f"const {'double' if ctype == 'float64' else 'long long'} {name} = "
+                         + (f"p[{src.params.index(name[2:])}];" if ctype == "float64" else "n;"))
+            continue
+        ctype = "unsigned char" if ctype == "uint8" else "T"
+        const = "const " if is_input else ""
+        pointer = f"static_cast<{const}{ctype}*>(a[{slot}])"
+        slot += 1
+        if raw:
+            setup.append(f"{const}{ctype}* {name} = {pointer};")
+        else:
+            setup.append(f"{const}{ctype}* _raw_{name} = {pointer};")
+            per_element.append(f"{const}{ctype}& {name} = _raw_{name}[i];")
+    lines = [f"static void {src.name}(ptrdiff_t begin, ptrdiff_t end, void* const* a, "
+             "const double* p, long long n) {", "(void)p; (void)n;", *setup,
+             "for (ptrdiff_t i = begin; i < end; ++i) {", *per_element, operation, "}", "}"]
+    return "\n".join(lines)
+
+
+@functools.cache
+def _identity(cxx: str) -> str:
+    """What a build depends on besides its text: the compiler's version and, for
+    -march=native, the CPU's model and flags."""
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    cpu = platform.processor() + platform.machine()
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = "".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
+    return version + cpu
+
+
+class Library:
+    """The shared library of one kernels/*.cu file, built on first use and cached on disk."""
+
+    def __init__(self, path: Path, sources: list[KernelSource]):
+        self.text = host_source(path, sources)
+        cxx = compiler()
+        key = hashlib.sha256("\0".join([self.text, *FLAGS, cxx, _identity(cxx)]).encode())
+        self.path = cache_dir() / f"{path.stem}-{key.hexdigest()[:20]}.so"
+        self.cxx = cxx
+        self._dll: ctypes.CDLL | None = None
+        self._lock = threading.Lock()
+
+    def build(self) -> Path:
+        """Compile into the cache unless it is there (atomically: parallel builds are safe)."""
+        if self.path.exists():
+            return self.path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.path.parent) as tmp:
+            cpp, out = Path(tmp) / "kernels.cpp", Path(tmp) / self.path.name
+            cpp.write_text(self.text)
+            done = subprocess.run([self.cxx, *FLAGS, str(cpp), "-o", str(out)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"building {self.path.stem} failed "
+                                   f"({self.cxx} {' '.join(FLAGS)}):\n{done.stderr[-4000:]}")
+            os.replace(out, self.path)
+        return self.path
+
+    def function(self, name: str, dtype: np.dtype) -> Any:
+        with self._lock:
+            if self._dll is None:
+                self._dll = ctypes.CDLL(str(self.build()))
+        fn = getattr(self._dll, f"{name}_{SUFFIX[dtype][0]}")
+        fn.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_double),
+                       ctypes.c_longlong, ctypes.c_longlong, ctypes.c_int, ctypes.c_int]
+        fn.restype = None
+        return fn
+
+
+_libraries: dict[tuple[Path, str], Library] = {}
+_libraries_lock = threading.Lock()
+
+
+def library(source: KernelSource) -> Library:
+    siblings = [s for s in kernel_sources().values() if s.path == source.path]
+    key = (source.path, hashlib.sha256("".join(s.digest for s in siblings).encode()).hexdigest())
+    with _libraries_lock:
+        if key not in _libraries:
+            _libraries[key] = Library(source.path, siblings)
+        return _libraries[key]
+
+
+def build_all(jobs: int | None = None) -> list[Path]:
+    """Build (or find in the cache) the library of every kernels/*.cu file, in parallel."""
+    paths = {s.path: s for s in kernel_sources().values()}
+    with concurrent.futures.ThreadPoolExecutor(jobs or os.cpu_count()) as pool:
+        return list(pool.map(lambda s: library(s).build(), paths.values()))
+
+
+class CompiledExecutor:
+    """NumPy arrays under backend("compiled")."""
+
+    name = "compiled"
+
+    def check(self) -> None:
+        compiler()
+
+    def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
+        call = prepare(k, np, arrays, params)
+        if call.size:
+            self._run(call)
+        return call.result()
+
+    def _run(self, call: Call) -> None:
+        fn = library(call.source).function(call.source.name, call.dtype)
+        shape = call.results[0].shape
+        # the host kernel indexes every non-raw array with the loop index: full, contiguous
+        inputs = [a if a.dtype == np.uint8 or call.source.packs_mask else np.broadcast_to(a, shape)
+                  for a in call.inputs]
+        inputs = [a if a.flags.c_contiguous else a.copy(order="C") for a in inputs]
+        arrays = [*inputs, *call.outputs]
+        pointers = (ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays))
+        params = (ctypes.c_double * max(1, len(call.source.params)))(
+            *map(float, call.scalars[:len(call.source.params)]))
+        n = int(call.scalars[-1]) if call.source.packs_mask else call.size
+        flush = int(_flush.get() and call.dtype != np.float64)
+        fn(pointers, params, call.size, n, num_threads(), flush)

@@ -1,0 +1,298 @@
+"""CUDA kernel text: the `kernels/` folder, its ElementwiseKernel form, and the CuPy executor.
+
+Each kernel in `kernels/*.cu` is a body written per element on compute-typed values (see
+docs/kernels.md). `KernelSource.elementwise()` turns it into the four strings of a
+`cupy.ElementwiseKernel` (in_params, out_params, operation, preamble); the compiled CPU
+executor (compiled.py) builds the very same operation text with the host C++ compiler.
+
+`prepare()` is the launch path both executors share: it checks dtypes, broadcasts, allocates
+the outputs and lays out the arguments in ElementwiseKernel order. Only the final call differs:
+`cupy.ElementwiseKernel(...)(*args)` here, a ctypes call in compiled.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._arrays import CUPY_INSTALL_HINT, import_cupy
+from .executors import MASK, Kernel, _float_dtype
+
+COMMON = "common.cuh"
+_KERNEL_LINE = re.compile(r"^//\s*kernel:\s*(\w+)\s*$")
+_DIRECTIVE = re.compile(r"^//\s*(in|out|params):\s*(.*?)\s*$")
+
+
+def kernel_dir() -> Path:
+    """The folder with common.cuh and the *.cu files: $TINYGRAD_ACT_KERNELS, the installed
+    package data (tinygrad_act/kernels), or the source checkout's top-level kernels/."""
+    here = Path(__file__).resolve().parent
+    env = os.environ.get("TINYGRAD_ACT_KERNELS")
+    candidates = [Path(env)] if env else [here / "kernels", here.parent / "kernels"]
+    for folder in candidates:
+        if (folder / COMMON).is_file():
+            return folder
+    raise FileNotFoundError(f"kernel sources ({COMMON} and *.cu) not found in "
+                            f"{', '.join(map(str, candidates))}")
+
+
+@dataclass(frozen=True)
+class KernelSource:
+    """One kernel of a .cu file: its signature, its per-element body and its preamble."""
+
+    name: str
+    path: Path
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    params: tuple[str, ...]
+    body: str
+    preamble: str  # common.cuh, then the text of the .cu file before its first kernel
+
+    @property
+    def packs_mask(self) -> bool:
+        """A kernel that writes a packed mask runs one thread per mask byte (8 elements)."""
+        return MASK in self.outputs
+
+    @property
+    def digest(self) -> str:
+        return digest(f"{self.preamble}\n{self.elementwise()}")
+
+    def elementwise(self) -> tuple[str, str, str]:
+        """(in_params, out_params, operation) of the cupy.ElementwiseKernel for this kernel.
+
+        Array x arrives as `T in_x` and is loaded into `const C x`; a packed mask input is
+        `raw uint8 in_mask` read into `const bool mask`; parameter p is `float64 p_p`, read into
+        `const C p`; output y is the `C y` the body assigns, rounded once into `T out_y`.
+        With a packed mask output each thread runs the body for 8 consecutive elements (raw
+        arrays, `int64 n_` elements in all) and writes one mask byte `uint8 out_mask`.
+        """
+        raw = "raw " if self.packs_mask else ""
+        ins = [f"raw uint8 in_{n}" if n == MASK else f"{raw}T in_{n}" for n in self.inputs]
+        ins += [f"float64 p_{p}" for p in self.params] + (["int64 n_"] if self.packs_mask else [])
+        outs = [f"uint8 out_{n}" if n == MASK else f"{raw}T out_{n}" for n in self.outputs]
+        at = "[e_]" if self.packs_mask else ""
+        load = [f"const bool {n} = (in_{n}[i >> 3] >> (i & 7)) & 1;" if n == MASK
+                else f"const C {n} = (C)in_{n}{at};" for n in self.inputs]
+        load += [f"const C {p} = (C)p_{p};" for p in self.params]
+        declare = [f"bool {n};" if n == MASK else f"C {n};" for n in self.outputs]
+        store = [f"out_{n}{at} = (T){n};" for n in self.outputs if n != MASK]
+        step = "\n".join([*load, *declare, "{", self.body, "}", *store])
+        if self.packs_mask:
+            step = "\n".join([
+                "unsigned char bits_ = 0;",
+                "for (int j_ = 0; j_ < 8; ++j_) {",
+                "const ptrdiff_t e_ = 8 * (ptrdiff_t)i + j_;",
+                "if (e_ >= n_) break;",
+                step,
+                "bits_ |= (unsigned char)((mask ? 1 : 0) << j_);",
+                "}",
+                "out_mask = bits_;"])
+        return ", ".join(ins), ", ".join(outs), step
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def parse_kernel_file(path: Path, common: str) -> list[KernelSource]:
+    """The kernels of one .cu file: `// kernel: NAME`, then `// in:`, `// out:`, `// params:`
+    directive lines, then the body up to the next `// kernel:` line."""
+    preamble: list[str] = []
+    blocks: list[tuple[str, list[str]]] = []
+    for line in path.read_text().splitlines():
+        match = _KERNEL_LINE.match(line.strip())
+        if match:
+            blocks.append((match.group(1), []))
+        elif blocks:
+            blocks[-1][1].append(line)
+        else:
+            preamble.append(line)
+    file_preamble = "\n".join([common, f"// {path.name}", *preamble]).strip() + "\n"
+    return [_parse_block(path, name, lines, file_preamble) for name, lines in blocks]
+
+
+def _parse_block(path: Path, name: str, lines: list[str], preamble: str) -> KernelSource:
+    decl: dict[str, list[tuple[str, str]]] = {"in": [], "out": [], "params": []}
+    while lines and (_DIRECTIVE.match(lines[0].strip()) or not lines[0].strip()):
+        match = _DIRECTIVE.match(lines.pop(0).strip())
+        if match:
+            decl[match.group(1)] += [tuple(item.split()) for item in match.group(2).split(",")
+                                     if item.strip()]
+    where = f"{path.name}, kernel {name}"
+    for kind, allowed in (("in", {"T", "bit"}), ("out", {"T", "bit"}), ("params", {"C"})):
+        for item in decl[kind]:
+            if len(item) != 2 or item[0] not in allowed or (item[0] == "bit") != (item[1] == MASK):
+                raise ValueError(f"{where}: bad `// {kind}:` entry {' '.join(item)!r}; arrays are "
+                                 f"`T name` or `bit {MASK}`, parameters `C name`")
+    names = {kind: tuple(n for _, n in items) for kind, items in decl.items()}
+    if not names["in"] or not names["out"]:
+        raise ValueError(f"{where}: needs `// in:` and `// out:` lines after `// kernel:`")
+    if MASK in names["out"] and MASK in names["in"]:
+        raise ValueError(f"{where}: a kernel reads a packed mask or writes one, not both")
+    body = "\n".join(lines).strip()
+    return KernelSource(name, path, names["in"], names["out"], names["params"], body, preamble)
+
+
+@functools.cache
+def _load_sources(folder: Path, stamp: tuple) -> dict[str, KernelSource]:
+    common = (folder / COMMON).read_text()
+    sources: dict[str, KernelSource] = {}
+    for path in sorted(folder.glob("*.cu")):
+        for src in parse_kernel_file(path, common):
+            if src.name in sources:
+                raise ValueError(f"kernel {src.name} has CUDA text in both "
+                                 f"{sources[src.name].path.name} and {path.name}")
+            sources[src.name] = src
+    return sources
+
+
+def kernel_sources() -> dict[str, KernelSource]:
+    """Every kernel with CUDA text, by name (re-read when a file in kernels/ changes)."""
+    folder = kernel_dir()
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.cu*")))
+    return _load_sources(folder, stamp)
+
+
+def kernel_source(name: str) -> KernelSource:
+    sources = kernel_sources()
+    if name not in sources:
+        raise NotImplementedError(f"kernel {name} has a NumPy reference but no CUDA text in "
+                                  f"{kernel_dir()}: write it there (see docs/kernels.md)")
+    return sources[name]
+
+
+# -- the launch path shared by the CuPy and the compiled executors ------------------------------
+
+
+@dataclass
+class Call:
+    """A prepared launch. `args` is the ElementwiseKernel argument list: inputs, parameters,
+    [n_ for a kernel that packs a mask], outputs; `size` is the number of loop iterations
+    (elements, or mask bytes for a kernel that packs a mask); `results` are returned."""
+
+    source: KernelSource
+    dtype: np.dtype
+    inputs: list[Any]
+    scalars: list[np.generic]
+    outputs: list[Any]
+    size: int
+    results: tuple[Any, ...]
+
+    @property
+    def args(self) -> list[Any]:
+        return [*self.inputs, *self.scalars, *self.outputs]
+
+    def result(self) -> Any:
+        return self.results if len(self.results) > 1 else self.results[0]
+
+
+def prepare(k: Kernel, xp: Any, arrays: tuple[Any, ...], params: dict[str, float]) -> Call:
+    """Check, broadcast and allocate for kernel `k` on arrays of namespace `xp`."""
+    source = kernel_source(k.name)
+    if (source.inputs, source.outputs, source.params) != (k.inputs, k.outputs, k.params):
+        raise TypeError(f"kernel {k.name}: CUDA text in {source.path.name} takes "
+                        f"{source.inputs} {source.params} -> {source.outputs}, the reference "
+                        f"{k.inputs} {k.params} -> {k.outputs}")
+    arrays = tuple(xp.asarray(a) for a in arrays)
+    dtype = _float_dtype(k, arrays)
+    shape = np.broadcast_shapes(*(a.shape for n, a in zip(k.inputs, arrays) if n != MASK))
+    n = math.prod(shape)
+    nbytes = -(-n // 8)
+    for name, a in zip(k.inputs, arrays):
+        if name == MASK and (a.dtype != np.uint8 or a.size < nbytes):
+            raise TypeError(f"kernel {k.name}: the mask must hold {nbytes} packed uint8 bytes")
+    scalars = [np.float64(params[p]) for p in k.params]
+    if not source.packs_mask:
+        results = tuple(xp.empty(shape, dtype) for _ in k.outputs)
+        return Call(source, dtype, list(arrays), scalars, list(results), n, results)
+    inputs = [xp.ascontiguousarray(xp.broadcast_to(a, shape)).reshape(-1) for a in arrays]
+    results = tuple(xp.empty(nbytes, np.uint8) if name == MASK else xp.empty(shape, dtype)
+                    for name in k.outputs)
+    outputs = [r if name == MASK else r.reshape(-1) for name, r in zip(k.outputs, results)]
+    return Call(source, dtype, inputs, [*scalars, np.int64(n)], outputs, nbytes, results)
+
+
+# -- CuPy ----------------------------------------------------------------------------------------
+
+
+class CupyExecutor:
+    """CuPy arrays: every kernel is a cupy.ElementwiseKernel, built on first use and cached
+    (CuPy compiles it per dtype with NVRTC and keeps the binary in ~/.cupy/kernel_cache)."""
+
+    name = "cupy"
+
+    def check(self) -> None:
+        cupy = import_cupy()
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as error:  # CUDARuntimeError without a driver
+            raise RuntimeError(f"CuPy cannot reach a CUDA device ({error}); {CUPY_INSTALL_HINT}, "
+                               "on a machine with an NVIDIA GPU and driver") from error
+        if count == 0:
+            raise RuntimeError(f"no CUDA device found; {CUPY_INSTALL_HINT}")
+
+    def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
+        call = prepare(k, import_cupy(), arrays, params)
+        elementwise_kernel(call.source)(*call.args)
+        return call.result()
+
+
+@functools.cache
+def elementwise_kernel(source: KernelSource) -> Any:
+    """The cupy.ElementwiseKernel of a kernel (compiled lazily by CuPy, per dtype)."""
+    cupy = import_cupy()
+    in_params, out_params, operation = source.elementwise()
+    return cupy.ElementwiseKernel(in_params, out_params, operation, source.name,
+                                  preamble=source.preamble)
+
+
+# -- device compilation without a device (tests, docs/kernels.md) --------------------------------
+
+DEVICE_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+
+
+def device_code(source: KernelSource, dtype: Any) -> str:
+    """The exact CUDA translation unit CuPy 14.2 compiles for this kernel and dtype (1-D
+    contiguous arrays), built with CuPy's own (private) code generator; needs no GPU."""
+    from cupy._core import _carray, _kernel, _scalar, core  # pinned: cupy==14.2.0
+
+    cupy = import_cupy()
+    kern = elementwise_kernel(source)
+    params = kern.params[:-1]  # the last one is CuPy's CIndexer
+
+    def array_type(p):  # None for a scalar parameter
+        if p.name in (f"in_{MASK}", f"out_{MASK}"):
+            return np.uint8
+        return np.dtype(dtype).type if p.name.startswith(("in_", "out_")) else None
+
+    types = tuple(array_type(p) for p in params)
+    _, _, type_map = kern._decide_params_type(types[:kern.nin], types[kern.nin:])
+    arginfo = _kernel._ArgInfo
+    infos = [arginfo(1, cupy.ndarray, t, 1, True, True) if t is not None
+             else arginfo(3, _scalar.CScalar, np.dtype(p.dtype).type, 0, True, True)
+             for p, t in zip(params, types)]
+    infos.append(arginfo(2, _carray.Indexer, None, 1, True, True))
+    code = _kernel._get_elementwise_kernel_code(tuple(infos), type_map, kern.params,
+                                                kern.operation, kern.name, kern.preamble)
+    headers = "".join(f"#include <{h}>\n" for h in core._cupy_header_list)
+    return headers + code
+
+
+def compile_for_device(source: KernelSource, dtype: Any, arch: str = "sm_90") -> bytes:
+    """Compile `device_code` with NVRTC for `arch`, with CuPy's options; returns the cubin."""
+    from cupy._core import core
+    from cupy.cuda import compiler
+
+    options = core.assemble_cupy_compiler_options(()) + ("-ftz=true", f"-arch={arch}")
+    program = compiler._NVRTCProgram(device_code(source, dtype), name=f"{source.name}.cu",
+                                     method="cubin")
+    cubin, _ = program.compile(options)
+    return cubin

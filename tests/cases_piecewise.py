@@ -16,13 +16,14 @@ def vectorized(torch_fn):
     treats NaN differently from its vectorized code (hardtanh's gradient at NaN: g there, 0 in
     the vectorized body; hardswish's: g there, NaN in the body). We follow the body, which is
     what nearly every element of a real tensor takes, so the reference is computed on the input
-    padded with zeros to a multiple of 256 elements (a whole number of vector steps).
+    padded with zeros to a multiple of 256 elements (a whole number of vector steps; an
+    input that is one already is not padded, so the bytes PyTorch keeps are its own).
     """
 
     def padded(x, **params):
         flat = x.reshape(-1)
         n = flat.numel()
-        full = torch.cat([flat, flat.new_zeros(256 - n % 256)])
+        full = torch.cat([flat, flat.new_zeros(-n % 256)])
         return torch_fn(full, **params)[:n].reshape(x.shape)
 
     return padded

@@ -1,15 +1,105 @@
-"""Smooth activations described for the generic tests in test_activations.py."""
+"""Smooth activations described for the generic tests in test_activations.py.
 
+Two additions to `Case` (used by test_activations.py when present):
+- `reference`: a float64 torch function exact where PyTorch's own float64 rounds the answer
+  away (tails of sigmoid and tanh derivatives, gelu's left tail, tanhshrink near 0, ...). It
+  replaces PyTorch's float64 values where x is finite; at +-inf and NaN, PyTorch's values stand.
+  PyTorch's own function still measures PyTorch's error, float64 included.
+- `torch_by_policy`: the PyTorch function that keeps what a policy keeps, where PyTorch has one
+  (elu_ keeps its output): its error is what that policy is measured against.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
 import numpy as np
+import torch
 import torch.nn.functional as F
-from activation_case import Case
+from activation_case import Case, policies_fixed
+from cases_piecewise import vectorized
 from hypothesis import strategies as st
+
+import tinygrad_act.activations as activations
+
+
+@dataclass
+class SmoothCase(Case):
+    reference: Any = None
+    torch_by_policy: dict = field(default_factory=dict)
+
 
 def softplus_policies(params, dtype):
     exact_from_output = np.exp(-params["threshold"]) <= np.finfo(dtype).eps / 2
     return ("output", "input") if exact_from_output else ("input",)
 
 
+def with_derivative(value, derivative):
+    """A torch function with the given value and derivative (differentiable, for the second)."""
+
+    class Exact(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return value(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * derivative(x)
+
+    return Exact.apply
+
+
+def sech2(x):
+    return 4 * torch.exp(F.logsigmoid(2 * x) + F.logsigmoid(-2 * x))
+
+
+def smooth_tanh(z):
+    """tanh(z), differentiated as 1 - 2 sigmoid(-2z): no 1 - tanh^2 cancellation."""
+    exact_grad = 1 - 2 * torch.exp(F.logsigmoid(-2 * z))
+    return torch.tanh(z).detach() + (exact_grad - exact_grad.detach())
+
+
+def mish_reference(x):
+    return x * smooth_tanh(F.softplus(x))
+
+
+def tanhshrink_value(x):
+    """x - tanh(x) to float64 precision (PyTorch's cancels near 0)."""
+    with mpmath.workdps(40):
+        values = [float(mpmath.mpf(v) - mpmath.tanh(mpmath.mpf(v))) if math.isfinite(v) else v
+                  for v in x.reshape(-1).tolist()]
+    return torch.tensor(values, dtype=x.dtype).reshape(x.shape)
+
+
+def gelu_tanh_reference(x):
+    # x sigmoid(2u): no cancellation; beyond |x| = 30 sigmoid(2u) is exactly 0 or 1
+    xc = x.clamp(-30, 30)
+    u = math.sqrt(2 / math.pi) * (xc + 0.044715 * xc ** 3)
+    return x * torch.exp(F.logsigmoid(2 * u))
+
+
+def gelu_reference(x, approximate="none"):
+    if approximate == "tanh":
+        return gelu_tanh_reference(x)
+    return x * 0.5 * torch.special.erfc(-x * math.sqrt(0.5))
+
+
+def in_place(fn):
+    """PyTorch's in-place version, which keeps its output for backward."""
+    return vectorized(lambda x, **params: fn(x.clone(), inplace=True, **params))
+
+
+def elu_policies(params, dtype):
+    return ("input", "output") if params["alpha"] >= 0 else ("input",)
+
+
+# Parameters are float16 numbers, so that they are exact in every dtype.
+alphas = st.one_of(st.floats(-3, 3, width=16), st.sampled_from([1.0, 0.5, 2.0]))
+nonzero_alphas = st.one_of(st.floats(-3, 3, width=16).filter(lambda a: abs(a) >= 0.1),
+                           st.sampled_from([1.0, 0.5, 2.0]))
 finite_nonzero = st.floats(-4, 4).filter(lambda b: abs(b) > 0.05)
 
 CASES = [
@@ -17,4 +107,28 @@ CASES = [
          params=st.fixed_dictionaries({"beta": finite_nonzero, "threshold": st.floats(0.5, 45)}),
          example_params={"beta": 2.0, "threshold": 10.0},
          kinks=lambda p: [p["threshold"] / p["beta"]]),
+    SmoothCase("mish", vectorized(F.mish), policies_fixed("input"), reference=mish_reference),
+    SmoothCase("gelu", vectorized(F.gelu), policies_fixed("input"),
+               params=st.fixed_dictionaries({"approximate": st.sampled_from(["none", "tanh"])}),
+               example_params={"approximate": "tanh"}, reference=gelu_reference),
+    SmoothCase("silu", vectorized(F.silu), policies_fixed("input")),
+    SmoothCase("elu", vectorized(F.elu), elu_policies,
+               params=st.fixed_dictionaries({"alpha": alphas}), example_params={"alpha": 1.0},
+               kinks=lambda p: [0.0], torch_by_policy={"output": in_place(F.elu)}),
+    SmoothCase("celu", vectorized(F.celu), policies_fixed("input", "output"),
+               params=st.fixed_dictionaries({"alpha": nonzero_alphas}),
+               example_params={"alpha": 0.5}, kinks=lambda p: [0.0],
+               torch_by_policy={"output": in_place(F.celu)}),
+    SmoothCase("selu", vectorized(F.selu), policies_fixed("input", "output"),
+               kinks=lambda p: [0.0], torch_by_policy={"output": in_place(F.selu)}),
+    SmoothCase("logsigmoid", vectorized(F.logsigmoid), policies_fixed("output", "input")),
+    SmoothCase("softsign", vectorized(F.softsign), policies_fixed("input"),
+               reference=with_derivative(F.softsign, lambda x: 1 / (1 + x.abs()) ** 2)),
+    SmoothCase("tanh", vectorized(torch.tanh), policies_fixed("output", "input"),
+               ours=activations.tanh, reference=with_derivative(torch.tanh, sech2)),
+    SmoothCase("sigmoid", vectorized(torch.sigmoid), policies_fixed("output", "input"),
+               ours=activations.sigmoid,
+               reference=with_derivative(torch.sigmoid, lambda x: sech2(x / 2) / 4)),
+    SmoothCase("tanhshrink", vectorized(F.tanhshrink), policies_fixed("input"),
+               reference=with_derivative(tanhshrink_value, lambda x: torch.tanh(x) ** 2)),
 ]

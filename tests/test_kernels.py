@@ -27,6 +27,13 @@ DTYPES = [np.float16, np.float32, np.float64]
 ULPS = {np.dtype(np.float16): 1, np.dtype(np.float32): 4, np.dtype(np.float64): 4}
 SIZES = st.sampled_from([0, 1, 7, 8, 9, 16, 17]) | st.integers(0, 300)
 # kernel parameters: the usual values of activation parameters, and a few odd ones
+# Kernels whose reference formula cancels after exp (PyTorch's formulas): a one-ulp difference
+# in exp (glibc's vector libm against NumPy's) is amplified there, so they are held to a few
+# ulp of the cancelling terms' magnitude instead of the result's.
+CANCELLING = {
+    "glu_backward": lambda g, a, b: np.abs(a * g),
+    "log_softmax_backward": lambda g, y, g_sum: np.abs(np.exp(y) * g_sum),
+}
 PARAMS = st.sampled_from([1.0, 0.5, 2.0, 20.0, 0.01, 1.6732632423543772, 1.0507009873554805,
                           -1.0, 0.0, 3.0, 6.0]) | st.floats(-8, 8, width=32)
 
@@ -87,7 +94,7 @@ def ordered(a: np.ndarray) -> np.ndarray:
     return np.where(bits < 0, np.iinfo(a.dtype.str.replace("f", "i")).min - bits, bits)
 
 
-def assert_matches(out, ref, name: str, inputs: dict) -> None:
+def assert_matches(out, ref, name: str, inputs: dict, scale=None) -> None:
     assert type(out) is np.ndarray and out.dtype == ref.dtype and out.shape == ref.shape, name
     if ref.dtype == np.uint8:
         bad = out != ref
@@ -95,6 +102,10 @@ def assert_matches(out, ref, name: str, inputs: dict) -> None:
         nan = np.isnan(ref)
         ulps = np.abs(ordered(out) - ordered(ref))
         bad = (np.isnan(out) != nan) | (~nan & (ulps > ULPS[ref.dtype]))
+        if scale is not None:
+            with np.errstate(all="ignore"):
+                error = np.abs(out.astype(np.float64) - ref)
+                bad &= ~(error <= 4 * np.finfo(ref.dtype).eps * scale)
     if bad.any():
         i = np.flatnonzero(bad)[0]
         at = {k: (v[i // 8] if k == MASK else v[i]) for k, v in inputs.items() if v.size}
@@ -116,8 +127,12 @@ def test_compiled_kernel_matches_its_reference(host_build, name, data):
     with ta.backend("compiled"):
         out = launch(name, *inputs.values(), **params)
     ref, out = (ref, out) if isinstance(ref, tuple) else ((ref,), (out,))
+    scale = None
+    if name in CANCELLING:
+        with np.errstate(all="ignore"):
+            scale = CANCELLING[name](*(v.astype(np.float64) for v in inputs.values()))
     for output, r, o in zip(k.outputs, ref, out):
-        assert_matches(o, r, f"{name} {output} {np.dtype(dtype).name}", inputs)
+        assert_matches(o, r, f"{name} {output} {np.dtype(dtype).name}", inputs, scale)
 
 
 def test_compiled_kernels_broadcast_and_keep_shapes(host_build):

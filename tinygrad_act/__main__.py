@@ -3,6 +3,7 @@
     tinygrad-act report [--backend numpy|compiled|cupy] [--dtype float32|float64|float16]
                         [--size N|small|medium|large] [--only NAME,...]
                         [--format markdown|json|text] [--plot DIR] [--repeats R]
+                        [--torch-threads N] [--no-progress]
 
 Exit status: 0 when every check passes, 1 when one fails, 2 when the report cannot run
 (unknown activation, backend not available, matplotlib missing for --plot).
@@ -34,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--plot", metavar="DIR", help="write the pictures (PNG) into DIR")
     rep.add_argument("--repeats", type=int, default=report.Config.repeats,
                      help="timing repeats (median)")
+    rep.add_argument("--torch-threads", type=int, default=report.Config.torch_threads,
+                     help="PyTorch CPU threads while timing (default 1, as NumPy)")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return main_parser
 
@@ -41,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     config = report.Config(backend=args.backend, dtype=args.dtype, size=args.size,
-                           repeats=max(1, args.repeats), only=args.only)
+                           repeats=max(1, args.repeats), only=args.only,
+                           torch_threads=max(1, args.torch_threads))
     try:
         if args.plot:
             from . import plots

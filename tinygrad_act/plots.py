@@ -100,7 +100,7 @@ def plot_bytes(rows: Sequence[Row], path: Path, dtype: str = "float32") -> Path:
             for bar, hatch, height in zip(bars, hatches, heights):
                 bar.set_hatch(hatch)
                 if height < 0.5:  # a mask or a shared buffer: say how little
-                    ax.annotate(f"{height:g}", (bar.get_x() + width / 2, height), ha="center",
+                    ax.annotate(f"{height:.3g}", (bar.get_x() + width / 2, height), ha="center",
                                 va="bottom", fontsize=6, color=POLICY_COLORS[key])
         ax.set_ylabel(f"bytes / element ({dtype})")
         ax.set_title(title, fontsize=10)

@@ -351,6 +351,7 @@ class Config:
     size: int = SIZES["medium"]
     repeats: int = 15
     only: list[str] | None = None
+    torch_threads: int = 1  # NumPy runs on one thread; so does PyTorch unless asked otherwise
 
 
 @dataclass
@@ -527,16 +528,21 @@ def run_report(config: Config, show_progress: bool = True) -> tuple[list[Row], d
             raise ReportError(f"unknown activations {unknown}; there are: {', '.join(names)}")
         names = [n for n in names if n in config.only]
     rows = []
-    context = ta.backend(config.backend) if config.backend != "cupy" else ta.backend("numpy")
-    with context:
-        for name in progress(names) if show_progress else names:
-            try:
-                rows.extend(measure(name, config, device, torch))
-            except Exception as error:  # one broken activation must not hide the others
-                rows.append(Row(name, "-", False, None, None,
-                                failures=[f"error: {type(error).__name__}: {error}"]))
+    threads = torch.get_num_threads() if torch else None
+    if torch:
+        torch.set_num_threads(config.torch_threads)
+    try:
+        with ta.backend(config.backend if config.backend != "cupy" else "numpy"):
+            for name in progress(names) if show_progress else names:
+                try:
+                    rows.extend(measure(name, config, device, torch))
+                except Exception as error:  # one broken activation must not hide the others
+                    rows.append(Row(name, "-", False, None, None,
+                                    failures=[f"error: {type(error).__name__}: {error}"]))
+    finally:
+        if torch:
+            torch.set_num_threads(threads)
     info = {**asdict(config), "torch": getattr(torch, "__version__", None),
-            "torch_threads": torch.get_num_threads() if torch else None,
             "numpy": np.__version__}
     return rows, info
 

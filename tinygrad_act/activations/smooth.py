@@ -441,7 +441,8 @@ def silu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
 
 
 # -- elu, celu, selu: y = x for x > 0, c (exp(x/a) - 1) for x <= 0 --------------------------------
-# dy/dx at 0 is the left one and d2y/dx2 at 0 is 0, as in PyTorch. From the output, x <= 0
+# dy/dx at 0 is the left one, d2y/dx2 at 0 is 0, and dy/dx at NaN is NaN, as in PyTorch (its
+# vectorized loop, which nearly every element takes). From the output, x <= 0
 # exactly where y <= 0 (for the parameters where "output" is offered), and dy/dx = (y + c)/a;
 # y + c cancels in the left tail (y -> -c), so "output" loses the relative precision of dy/dx
 # there (as PyTorch's in-place versions, which keep y, do) and is never the default.
@@ -454,12 +455,12 @@ def _elu_forward(x, alpha):
 
 @kernel("elu_backward_input", inputs="g x", outputs="dx", params="alpha")
 def _elu_backward_input(g, x, alpha):
-    return np.where(x <= 0, g * (alpha * np.exp(x)), g)
+    return np.where(x > 0, g, g * (alpha * np.exp(x)))
 
 
 @kernel("elu_backward_output", inputs="g y", outputs="dx", params="alpha")
 def _elu_backward_output(g, y, alpha):
-    return np.where(y <= 0, g * (y + alpha), g)
+    return np.where(y > 0, g, g * (y + alpha))
 
 
 _elu_ops = _activation_ops("elu", {
@@ -500,12 +501,12 @@ def _celu_forward(x, alpha):
 
 @kernel("celu_backward_input", inputs="g x", outputs="dx", params="alpha")
 def _celu_backward_input(g, x, alpha):
-    return np.where(x <= 0, g * _exp_quotient(x, alpha), g)
+    return np.where(x > 0, g, g * _exp_quotient(x, alpha))
 
 
 @kernel("celu_backward_output", inputs="g y", outputs="dx", params="alpha")
 def _celu_backward_output(g, y, alpha):
-    return np.where(y <= 0, g * ((y + alpha) / alpha), g)
+    return np.where(y > 0, g, g * ((y + alpha) / alpha))
 
 
 _celu_ops = _activation_ops("celu", {
@@ -545,12 +546,12 @@ def _selu_forward(x):
 
 @kernel("selu_backward_input", inputs="g x", outputs="dx")
 def _selu_backward_input(g, x):
-    return np.where(x <= 0, g * (_SELU_SCALE_ALPHA * np.exp(x)), g * _SELU_SCALE)
+    return np.where(x > 0, g * _SELU_SCALE, g * (_SELU_SCALE_ALPHA * np.exp(x)))
 
 
 @kernel("selu_backward_output", inputs="g y", outputs="dx")
 def _selu_backward_output(g, y):
-    return np.where(y <= 0, g * (y + _SELU_SCALE_ALPHA), g * _SELU_SCALE)
+    return np.where(y > 0, g * _SELU_SCALE, g * (y + _SELU_SCALE_ALPHA))
 
 
 _selu_ops = _activation_ops("selu", {

@@ -68,10 +68,14 @@ def mish_reference(x):
 
 def tanhshrink_value(x):
     """x - tanh(x) to float64 precision (PyTorch's cancels near 0)."""
-    with mpmath.workdps(40):
-        values = [float(mpmath.mpf(v) - mpmath.tanh(mpmath.mpf(v))) if math.isfinite(v) else v
-                  for v in x.reshape(-1).tolist()]
-    return torch.tensor(values, dtype=x.dtype).reshape(x.shape)
+    def exact(v):
+        if not math.isfinite(v) or v == 0:
+            return v - math.tanh(v)
+        with mpmath.workdps(40 + max(0, int(-2 * math.log10(abs(v))))):  # x^3/3 survives
+            return float(mpmath.mpf(v) - mpmath.tanh(mpmath.mpf(v)))
+
+    return torch.tensor([exact(v) for v in x.reshape(-1).tolist()],
+                        dtype=x.dtype).reshape(x.shape)
 
 
 def gelu_tanh_reference(x):
@@ -88,8 +92,10 @@ def gelu_reference(x, approximate="none"):
 
 
 def in_place(fn):
-    """PyTorch's in-place version, which keeps its output for backward."""
-    return vectorized(lambda x, **params: fn(x.clone(), inplace=True, **params))
+    """PyTorch's in-place version, which keeps its output for backward (for alpha >= 0; it
+    refuses a negative alpha, whose output does not cancel, so the usual version stands in)."""
+    return vectorized(lambda x, **params: fn(x.clone(), inplace=params.get("alpha", 1) >= 0,
+                                             **params))
 
 
 def elu_policies(params, dtype):
@@ -122,7 +128,7 @@ CASES = [
     SmoothCase("selu", vectorized(F.selu), policies_fixed("input", "output"),
                kinks=lambda p: [0.0], torch_by_policy={"output": in_place(F.selu)}),
     SmoothCase("logsigmoid", vectorized(F.logsigmoid), policies_fixed("output", "input")),
-    SmoothCase("softsign", vectorized(F.softsign), policies_fixed("input"),
+    SmoothCase("softsign", vectorized(F.softsign), policies_fixed("input"), kinks=lambda p: [0.0],
                reference=with_derivative(F.softsign, lambda x: 1 / (1 + x.abs()) ** 2)),
     SmoothCase("tanh", vectorized(torch.tanh), policies_fixed("output", "input"),
                ours=activations.tanh, reference=with_derivative(torch.tanh, sech2)),

@@ -185,12 +185,19 @@ def public_activations() -> list:
             if inspect.isfunction(getattr(activations, n)) and n != "save_policy"]
 
 
+# arguments for activations that have required ones (or need a dim)
+ARGUMENTS = {"softmax": {"dim": -1}, "log_softmax": {"dim": -1},
+             "threshold": {"threshold": 0.5, "value": -1.0}, "prelu": {"weight": np.array([0.25])}}
+
+
 def call_with_defaults(act, x):
-    required = [p for p in list(inspect.signature(act).parameters.values())[1:]
-                if p.default is inspect.Parameter.empty and p.kind != p.VAR_KEYWORD]
+    kwargs = ARGUMENTS.get(act.__name__, {})
+    required = [p.name for p in list(inspect.signature(act).parameters.values())[1:]
+                if p.default is inspect.Parameter.empty and p.kind != p.VAR_KEYWORD
+                and p.name not in kwargs]
     if required:
-        pytest.skip(f"{act.__name__} needs {[p.name for p in required]}")
-    return act(x)
+        pytest.skip(f"{act.__name__} needs {required}: add them to ARGUMENTS")
+    return act(x, **kwargs)
 
 
 @pytest.mark.parametrize("act", public_activations(), ids=lambda f: f.__name__)
@@ -198,10 +205,11 @@ def call_with_defaults(act, x):
 def test_activation_grad_and_grad_of_grad_compiled_equal_numpy(host_build, act, policy):
     rng = np.random.default_rng(7)
     x = np.concatenate([rng.standard_normal(40) * 4, [0.0, -0.0, 25.0, -25.0, 1e-3, -1e-3]])
-    w = rng.standard_normal(x.shape)
-    results = {}
+    w = rng.standard_normal(np.shape(call_with_defaults(act, x)))
     f = lambda x: ta.sum(call_with_defaults(act, x) * w)
-    second = lambda x: ta.sum(ta.grad(f)(x) * w)
+    v = rng.standard_normal(x.shape)
+    second = lambda x: ta.sum(ta.grad(f)(x) * v)
+    results = {}
     for name in ("numpy", "compiled"):
         with ta.backend(name), ta.save_policy(policy):
             results[name] = [ta.grad(f)(x), ta.grad(second)(x)]

@@ -228,7 +228,7 @@ def _exp_quotient(x, alpha):
     r = (x - p) - product_error
     correction = np.where(np.abs(q) < 1000, r / alpha, 0)  # beyond, exp(q) is 0 or inf
     e = np.exp(q)
-    return e + e * correction
+    return np.where(np.isinf(e), e, e + e * correction)
 
 
 _SPLITTER = {np.dtype(np.float32): 4097.0, np.dtype(np.float64): 134217729.0}

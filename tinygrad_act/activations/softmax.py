@@ -90,14 +90,14 @@ def _log_softmax_forward_op(xp, x, *, dim):
     return launch("log_softmax_forward", c, m, log_sum).astype(x.dtype)
 
 
-def _softmax_backward_forward(xp, g, y, *, dim):
-    g32, y32 = _upcast(xp, g), _upcast(xp, y)
+def _softmax_backward_forward(xp, g, out, *, dim):
+    g32, y32 = _upcast(xp, g), _upcast(xp, out)
     dot = xp.sum(g32 * y32, axis=dim, keepdims=True)
     return launch("softmax_backward", g32, y32, dot).astype(g.dtype)
 
 
-def _log_softmax_backward_forward(xp, g, y, *, dim):
-    g32, y32 = _upcast(xp, g), _upcast(xp, y)
+def _log_softmax_backward_forward(xp, g, out, *, dim):
+    g32, y32 = _upcast(xp, g), _upcast(xp, out)
     g_sum = xp.sum(g32, axis=dim, keepdims=True)
     return launch("log_softmax_backward", g32, y32, g_sum).astype(g.dtype)
 
@@ -106,18 +106,19 @@ def _along(x, dim):
     return sum(x, axis=dim, keepdims=True)
 
 
-# softmax backward B(g, y) = y * (g - sum(g y)) is symmetric in g: its g-derivative is itself;
-# d/dy <B, u> = u * (g - sum(g y)) - g * sum(u y) (PyTorch's softmax_double_backward)
+# The backward ops take the forward's output as `out` (on the tape, `y` names an op's own output).
+# softmax backward B(g, out) = out * (g - sum(g out)) is symmetric in g: its g-derivative is
+# itself; d/dout <B, u> = u * (g - sum(g out)) - g * sum(u out) (PyTorch's double backward)
 softmax_backward = Op(
     "softmax_backward", _softmax_backward_forward,
-    [lambda gg, y, *, dim: softmax_backward(gg, y, dim=dim),
-     lambda gg, g, y, *, dim: gg * (g - _along(g * y, dim)) - g * _along(gg * y, dim)])
-# log_softmax backward B(g, y) = g - exp(y) sum(g):
-# d/dg <B, u> = u - sum(u exp(y)); d/dy <B, u> = -u exp(y) sum(g)
+    [lambda gg, out, *, dim: softmax_backward(gg, out, dim=dim),
+     lambda gg, g, out, *, dim: gg * (g - _along(g * out, dim)) - g * _along(gg * out, dim)])
+# log_softmax backward B(g, out) = g - exp(out) sum(g):
+# d/dg <B, u> = u - sum(u exp(out)); d/dout <B, u> = -u exp(out) sum(g)
 log_softmax_backward = Op(
     "log_softmax_backward", _log_softmax_backward_forward,
-    [lambda gg, y, *, dim: gg - _along(gg * exp(y), dim),
-     lambda gg, g, y, *, dim: -(gg * exp(y)) * _along(g, dim)])
+    [lambda gg, out, *, dim: gg - _along(gg * exp(out), dim),
+     lambda gg, g, out, *, dim: -(gg * exp(out)) * _along(g, dim)])
 _softmax_op = Op("softmax", _softmax_forward,
                  [lambda g, y, *, dim: softmax_backward(g, y, dim=dim)])
 _log_softmax_op = Op("log_softmax", _log_softmax_forward_op,

@@ -1,0 +1,208 @@
+"""softmax, log_softmax and glu against PyTorch: along every dim (negative ones too), value,
+gradient and second derivative with the generic suite's tolerance; NaN and infinities; 0-d and
+empty arrays; bytes kept; parameter errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from test_activations import assert_close, float_values, torch_saved_bytes
+
+import tinygrad_act as ta
+
+ACTIVATIONS = {  # name: (ours, torch), each called as f(x, dim)
+    "softmax": (ta.softmax, F.softmax),
+    "log_softmax": (ta.log_softmax, F.log_softmax),
+    "glu": (ta.glu, F.glu),
+}
+DTYPES = [np.float16, np.float32, np.float64]
+
+
+def torch_derivatives(name, x, dim, dtype, g, gg, second=True):
+    """Value, VJP with g, and d/dx <VJP(g), gg>, in PyTorch, computed in dtype."""
+    xt = torch.tensor(x.astype(dtype), requires_grad=True)
+    y = ACTIVATIONS[name][1](xt, dim)
+    (dx,) = torch.autograd.grad(y, xt, torch.tensor(g.astype(dtype)), create_graph=second)
+    s = torch.zeros_like(xt)
+    if second and dx.requires_grad:
+        (s,) = torch.autograd.grad(dx, xt, torch.tensor(gg.astype(dtype)))
+    return [t.detach().numpy().astype(np.float64) for t in (y, dx, s)]
+
+
+def our_derivatives(name, x, dim, g, gg):
+    f = lambda x: ACTIVATIONS[name][0](x, dim)
+    y, pullback = ta.vjp(f, x)
+    (dx,) = pullback(g)
+    (second,) = ta.vjp(lambda x: ta.vjp(f, x)[1](g)[0], x)[1](gg)
+    return y, dx, second
+
+
+def compare(name, x, dim, g, gg, dtype, finite_only_second=True):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning may reach the user
+        ours = our_derivatives(name, x, dim, g, gg)
+    for o in ours:
+        assert type(o) is np.ndarray and o.dtype == dtype
+    ref = torch_derivatives(name, x, dim, np.float64, g, gg)
+    same = torch_derivatives(name, x, dim, dtype, g, gg)
+    what = f"{name}(dim={dim}, shape={x.shape})"
+    assert_close(ours[0], ref[0], same[0], dtype, f"{what} value", x)
+    assert_close(ours[1], ref[1], same[1], dtype, f"{what} gradient", x)
+    if np.isfinite(x).all():
+        assert_close(ours[2], ref[2], same[2], dtype, f"{what} second derivative", x, second=True)
+
+
+@st.composite
+def array_and_dim(draw, dtype, name, finite):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    if name == "glu":
+        shape = shape[:dim % len(shape)] + (2 * shape[dim],) + shape[dim % len(shape) + 1:]
+    width = np.finfo(dtype).bits
+    elements = st.floats(-30, 30, width=width) if finite else float_values(dtype)
+    x = draw(hnp.arrays(dtype, shape, elements=elements))
+    return x, dim
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float16", "float32", "float64"])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@settings(max_examples=20)
+@given(data=st.data())
+def test_value_gradient_and_second_derivative_match_torch(name, dtype, data):
+    finite = data.draw(st.booleans(), label="finite")
+    x, dim = data.draw(array_and_dim(dtype, name, finite), label="x, dim")
+    width = np.finfo(dtype).bits
+    g, gg = (data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-2, 2, width=width)))
+             for _ in range(2))
+    compare(name, x, dim, g, gg, dtype)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_nan_and_infinities_as_torch(name):
+    rows = [[np.nan, 1.0], [np.inf, 1.0], [-np.inf, 1.0], [-np.inf, -np.inf], [np.inf, np.inf],
+            [-np.inf, np.inf], [1e308, -1e308], [0.0, 800.0], [800.0, -800.0], [np.inf, -800.0],
+            [-np.inf, 800.0]]
+    x = np.array(rows)
+    g = np.array([[1.0, -2.0]] * len(rows))
+    for dim in (1, -1):
+        compare(name, x, dim, g, g, np.float64)
+    compare(name, x.T.copy(), 0, g.T.copy(), g.T.copy(), np.float64)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("shape_dim", [((0,), 0), ((3, 0), 1), ((0, 4), -1), ((0, 4), 0)],
+                         ids=["0", "3x0", "0x4-last", "0x4-first"])
+def test_empty_arrays(name, shape_dim):
+    shape, dim = shape_dim
+    x = np.zeros(shape, np.float32)
+    y, dx, second = our_derivatives(name, x, dim, np.ones(shape_of(name, shape, dim), np.float32),
+                                    np.zeros(shape, np.float32))
+    ty = ACTIVATIONS[name][1](torch.tensor(x), dim)
+    assert y.shape == tuple(ty.shape) and y.dtype == np.float32
+    assert dx.shape == second.shape == shape and dx.dtype == np.float32
+
+
+def shape_of(name, shape, dim):
+    """The output's shape: glu halves dim."""
+    if name != "glu":
+        return shape
+    return tuple(n // 2 if i == dim % len(shape) else n for i, n in enumerate(shape))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_zero_dim_input_is_one_element(name, dim):
+    x = np.array(2.5)
+    compare(name, x, dim, np.array(1.5), np.array(0.5), np.float64)
+
+
+def test_glu_rejects_0d_and_odd_sizes():
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        ta.glu(np.array(1.0))
+    with pytest.raises(ValueError, match="even"):
+        ta.glu(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="even"):
+        ta.glu(np.ones((3, 4)), 0)
+    assert ta.glu(np.ones((3, 4)), -1).shape == (3, 2)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_dim_errors(name):
+    f = ACTIVATIONS[name][0]
+    x = np.ones((2, 4))
+    for dim in (2, -3, 1.0, "1", True):
+        with pytest.raises(ValueError, match="dim"):
+            f(x, dim)
+    if name != "glu":
+        with pytest.raises(ValueError, match="pass dim explicitly"):
+            f(x)
+        with pytest.raises(ValueError, match=r"\[-1, 0\]"):
+            f(np.array(1.0), 1)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_unsupported_policies(name):
+    f, supported = ACTIVATIONS[name][0], ("input",) if name == "glu" else ("output",)
+    x = np.ones((2, 4))
+    for policy in ("input", "output", "mask"):
+        if policy in supported:
+            f(x, 1, save=policy)
+        else:
+            with pytest.raises(ValueError, match="supports"):
+                f(x, 1, save=policy)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_dtype_argument_converts_first(name):
+    x = np.linspace(-3, 3, 8).astype(np.float16).reshape(2, 4)
+    f = ACTIVATIONS[name][0]
+    y = f(x, 1, dtype=np.float64)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, ACTIVATIONS[name][1](torch.tensor(x), 1, dtype=torch.float64),
+                               rtol=1e-12)
+    dx = ta.grad(lambda x: ta.sum(f(x, 1, dtype=np.float64) * np.arange(8.0).reshape(2, 4)))(x)
+    assert dx.dtype == np.float16
+
+
+def test_float16_sums_many_elements_without_overflow():
+    x = np.zeros(70000, np.float16)  # a float16 sum of 70000 ones would overflow (max 65504)
+    np.testing.assert_allclose(ta.softmax(x, 0), np.float16(1 / 70000), rtol=1e-3)
+    np.testing.assert_allclose(ta.log_softmax(x, 0), np.float16(-np.log(70000)), rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_gradcheck_and_gradgradcheck(name):
+    x = np.random.default_rng(1).uniform(-3, 3, (2, 3, 4))
+    for dim in (0, 1, -1):
+        if name == "glu" and x.shape[dim] % 2:
+            continue
+        f = lambda x: ACTIVATIONS[name][0](x, dim)
+        assert ta.gradcheck(f, x)
+        assert ta.gradgradcheck(f, x)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_keeps_no_more_than_torch(name, capsys):
+    x = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((32 // (2 if name == "glu" else 1), 8))
+    w = w.astype(np.float32)
+    ours_f, torch_f = ACTIVATIONS[name]
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch_alone = torch_saved_bytes(lambda t: torch_f(t, -1), xt)
+    torch_chain = torch_saved_bytes(lambda t: torch_f(t, -1) @ wt, xt)
+    ours_alone = ta.tape(lambda x: ours_f(x, -1))(x).saved_bytes
+    ours_chain = ta.tape(lambda x, w: ours_f(x, -1) @ w)(x, w).saved_bytes
+    with capsys.disabled():
+        print(f"\n{name:12s} bytes kept alone: torch {torch_alone:6d} ours {ours_alone:6d}"
+              f" | followed by @w: torch {torch_chain:6d} ours {ours_chain:6d}")
+    assert ours_alone <= torch_alone and ours_chain <= torch_chain
+    # softmax and log_softmax keep y, which the matmul keeps too: counted once
+    if name != "glu":
+        assert ours_chain == ours_alone + w.nbytes

@@ -56,7 +56,8 @@ def threshold_policies(params, dtype):
 
 
 def ordered_pair(names, low, high, width=64):
-    pair = st.tuples(st.floats(low, high, width=width), st.floats(low, high, width=width)).map(sorted)
+    bound = st.floats(low, high, width=width)
+    pair = st.tuples(bound, bound).map(sorted)
     return pair.map(lambda p: dict(zip(names, p)))
 
 
@@ -77,7 +78,8 @@ CASES = [
     Case("relu", F.relu, policies_fixed("mask", "output", "input"), kinks=lambda p: [0.0]),
     Case("relu6", vectorized(F.relu6), policies_fixed("mask", "output", "input"),
          kinks=lambda p: [0.0, 6.0]),
-    Case("leaky_relu", vectorized(F.leaky_relu), lambda p, dtype: slope_policies(p["negative_slope"]),
+    Case("leaky_relu", vectorized(F.leaky_relu),
+         lambda p, dtype: slope_policies(p["negative_slope"]),
          params=st.fixed_dictionaries({"negative_slope": slopes}),
          example_params={"negative_slope": 0.1}, kinks=lambda p: [0.0]),
     Case("hardtanh", vectorized(F.hardtanh), hardtanh_policies,
@@ -100,7 +102,8 @@ CASES = [
          params=st.fixed_dictionaries({"threshold": st.floats(-5, 5),
                                        "value": st.one_of(st.floats(-10, 10), st.just(0.0))}),
          example_params={"threshold": 0.5, "value": -1.0}, kinks=lambda p: [p["threshold"]]),
-    Case("rrelu", vectorized(F.rrelu), lambda p, dtype: slope_policies((p["lower"] + p["upper"]) / 2),
+    Case("rrelu", vectorized(F.rrelu),
+         lambda p, dtype: slope_policies((p["lower"] + p["upper"]) / 2),
          params=st.one_of(ordered_pair(("lower", "upper"), -1, 1, width=16),
                           st.just({"lower": 1.0 / 8, "upper": 1.0 / 3})),
          example_params={"lower": 0.1, "upper": 0.3}, kinks=lambda p: [0.0]),

@@ -66,6 +66,14 @@ def mish_reference(x):
     return x * smooth_tanh(F.softplus(x))
 
 
+def sigmoid_reference(x):
+    return torch.exp(F.logsigmoid(x))  # differentiated through log_sigmoid: no 1 - sigmoid
+
+
+def silu_derivative(x):
+    return sigmoid_reference(x) * (1 + x * sigmoid_reference(-x))
+
+
 def tanhshrink_value(x):
     """x - tanh(x) to float64 precision (PyTorch's cancels near 0)."""
     def exact(v):
@@ -104,8 +112,10 @@ def elu_policies(params, dtype):
 
 # Parameters are float16 numbers, so that they are exact in every dtype.
 alphas = st.one_of(st.floats(-3, 3, width=16), st.sampled_from([1.0, 0.5, 2.0]))
-nonzero_alphas = st.one_of(st.floats(-3, 3, width=16).filter(lambda a: abs(a) >= 0.1),
-                           st.sampled_from([1.0, 0.5, 2.0]))
+# celu with alpha < 0 grows as exp(x/|alpha|): its gradient overflows float32 where float64's
+# does not, and a zero cotangent then gives PyTorch's inf * 0 = NaN in float32 but 0 in the
+# float64 reference. Negative alphas are tested in test_smooth_extra.py instead.
+positive_alphas = st.one_of(st.floats(0.1, 3, width=16), st.sampled_from([1.0, 0.5, 2.0]))
 finite_nonzero = st.floats(-4, 4).filter(lambda b: abs(b) > 0.05)
 
 CASES = [
@@ -117,12 +127,13 @@ CASES = [
     SmoothCase("gelu", vectorized(F.gelu), policies_fixed("input"),
                params=st.fixed_dictionaries({"approximate": st.sampled_from(["none", "tanh"])}),
                example_params={"approximate": "tanh"}, reference=gelu_reference),
-    SmoothCase("silu", vectorized(F.silu), policies_fixed("input")),
+    SmoothCase("silu", vectorized(F.silu), policies_fixed("input"),
+               reference=with_derivative(F.silu, silu_derivative)),
     SmoothCase("elu", vectorized(F.elu), elu_policies,
                params=st.fixed_dictionaries({"alpha": alphas}), example_params={"alpha": 1.0},
                kinks=lambda p: [0.0], torch_by_policy={"output": in_place(F.elu)}),
     SmoothCase("celu", vectorized(F.celu), policies_fixed("input", "output"),
-               params=st.fixed_dictionaries({"alpha": nonzero_alphas}),
+               params=st.fixed_dictionaries({"alpha": positive_alphas}),
                example_params={"alpha": 0.5}, kinks=lambda p: [0.0],
                torch_by_policy={"output": in_place(F.celu)}),
     SmoothCase("selu", vectorized(F.selu), policies_fixed("input", "output"),

@@ -86,14 +86,13 @@ def elementwise(name: str, ours: Callable, theirs: Callable, *elements) -> Case:
     return Case(name, draw)
 
 
-def shaped(name: str, make: Callable, elements=floats(-3, 3), min_dims=0, unique=False,
-           eps=1e-6) -> Case:
+def shaped(name: str, make: Callable, elements=None, min_dims=0, unique=False, eps=1e-6) -> Case:
     """One input of a drawn shape; make(data, shape) draws the op's parameters and returns
     (ours, theirs)."""
 
     def draw(data, dtype, max_dims):
         (shape,) = _shapes(data, 1, max_dims, min_dims)
-        x = _array(data, dtype, shape, elements, unique)
+        x = _array(data, dtype, shape, floats(-3, 3) if elements is None else elements, unique)
         return (*make(data, shape), [x])
 
     return Case(name, draw, eps)
@@ -410,6 +409,9 @@ def test_raw_arrays_just_compute() -> None:
     np.testing.assert_array_equal(ta.clip(x, hi=0.5), np.clip(x, None, 0.5))
     with pytest.raises(ValueError, match="at least one"):
         ta.clip(x)
+    for join in (ta.concatenate, ta.stack):
+        with pytest.raises(ValueError, match="at least one array"):
+            join([])
 
 
 def test_tracer_methods_and_iteration() -> None:

@@ -44,7 +44,8 @@ _s = sympy.Symbol("x")
 SCALAR_FUNCTIONS = {  # smooth on [0.2, 2]: (ours, the same function in sympy)
     "sin*x^2": (lambda x: ta.sin(x) * x**2, sympy.sin(_s) * _s**2),
     "exp/log1p": (lambda x: ta.exp(-x) / ta.log1p(x), sympy.exp(-_s) / sympy.log(1 + _s)),
-    "sigmoid(tanh)": (lambda x: ta.sigmoid(3 * ta.tanh(x)), 1 / (1 + sympy.exp(-3 * sympy.tanh(_s)))),
+    "sigmoid(tanh)": (lambda x: ta.sigmoid(3 * ta.tanh(x)),
+                      1 / (1 + sympy.exp(-3 * sympy.tanh(_s)))),
     "sqrt^3+2^x": (lambda x: ta.sqrt(x) ** 3 + 2.0**x, sympy.sqrt(_s) ** 3 + 2**_s),
     "x^x/cos": (lambda x: x**x / ta.cos(x / 2), _s**_s / sympy.cos(_s / 2)),
     "expm1*abs": (lambda x: ta.expm1(x) * abs(x - 3), (sympy.exp(_s) - 1) * (3 - _s)),

@@ -239,7 +239,8 @@ class Tape:
     def __str__(self) -> str:
         rows = [("#", "op", "keeps for backward", "bytes")]
         for i, info in enumerate(self.ops):
-            kept = ", ".join(f"{s.label} {s.dtype}{list(s.shape)}" for s in info.saved) or "-"
+            kept = ", ".join(f"{s.label} (python number)" if s.dtype == "python" else
+                             f"{s.label} {s.dtype}{list(s.shape)}" for s in info.saved) or "-"
             rows.append((str(i), info.name, kept, str(sum(s.nbytes for s in info.saved))))
         widths = [max(len(row[c]) for row in rows) for c in range(4)]
         lines = ["  ".join(cell.ljust(w) if c < 3 else cell.rjust(w)

@@ -1,8 +1,9 @@
 """The compiled CPU executor: the CUDA text of kernels/ built with the host C++ compiler.
 
 Each kernels/*.cu file becomes one shared library holding each of its kernels three times, for
-T = float16 (_Float16, computed in float), float32 and float64, around the exact operation
-text the CuPy executor hands to cupy.ElementwiseKernel (cuda.KernelSource.elementwise). The
+T = float16 (_Float16, computed in float), float32 and float64: the kernel's body with the
+loads, compute types and stores of its cupy.ElementwiseKernel (cuda.KernelSource.elementwise),
+in a host loop (_host_kernel). The
 library is cached on disk per source, flags, compiler and CPU, under $TINYGRAD_ACT_CACHE or
 ~/.cache/tinygrad_act, loaded with ctypes and run on NumPy arrays over std::threads.
 
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .cuda import Call, KernelSource, kernel_sources, prepare
-from .executors import Kernel
+from .executors import MASK, Kernel
 
 FLAGS = ("-std=c++17", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math",
          "-ffp-contract=off", "-fopenmp-simd", "-D__FAST_MATH__", "-fPIC", "-shared", "-pthread",
@@ -158,33 +159,57 @@ def host_source(path: Path, sources: Iterable[KernelSource]) -> str:
 
 
 def _host_kernel(src: KernelSource) -> str:
-    """ElementwiseKernel semantics on contiguous arrays: a raw array is a pointer, any other
-    array `name` is the reference `name = _raw_name[i]`, parameters are read from p."""
-    in_params, out_params, operation = src.elementwise()
-    setup, per_element = [], []
-    decls = [(d, True) for d in in_params.split(", ")]
-    decls += [(d, False) for d in out_params.split(", ")]
-    slot = 0
-    for decl, is_input in decls:
-        *words, name = decl.split()
-        raw, ctype = words[0] == "raw", words[-1]
-        if ctype in ("float64", "int64"):
-            setup.append(f"const {'double' if ctype == 'float64' else 'long long'} {name} = "
-                         + (f"p[{src.params.index(name[2:])}];" if ctype == "float64" else "n;"))
-            continue
-        ctype = "unsigned char" if ctype == "uint8" else "T"
-        const = "const " if is_input else ""
-        pointer = f"static_cast<{const}{ctype}*>(a[{slot}])"
-        slot += 1
-        if raw:
-            setup.append(f"{const}{ctype}* {name} = {pointer};")
-        else:
-            setup.append(f"{const}{ctype}* _raw_{name} = {pointer};")
-            per_element.append(f"{const}{ctype}& {name} = _raw_{name}[i];")
-    lines = [f"static void {src.name}(ptrdiff_t begin, ptrdiff_t end, void* const* a, "
-             "const double* p, long long n) {", "(void)p; (void)n;", *setup,
-             "for (ptrdiff_t i = begin; i < end; ++i) {", *per_element, operation, "}", "}"]
-    return "\n".join(lines)
+    """The ElementwiseKernel of `src` as a host loop over contiguous arrays, element by element:
+    each input is loaded into a compute-typed `const C`, the body assigns `C` outputs, each is
+    rounded once to T (docs/kernels.md). The same body and types as on the GPU; only the loop
+    around it differs: a kernel that packs a mask runs the body over a block of elements into a
+    byte per element (a loop GCC vectorises, where one with a `break` per byte is not), then
+    packs the block's bytes 8 to a mask byte; one that reads a mask first unpacks a block of it
+    to a byte per element (a bit read per element is a gather: not vectorised). Parameters are
+    converted once, out of the loop."""
+    setup = []
+    for k, name in enumerate([*src.inputs, *src.outputs]):
+        role, const = ("in", "const ") if k < len(src.inputs) else ("out", "")
+        ctype = "unsigned char" if name == MASK else "T"
+        setup.append(f"{const}{ctype}* {role}_{name} = static_cast<{const}{ctype}*>(a[{k}]);")
+    setup += [f"const C {name} = (C)p[{k}];" for k, name in enumerate(src.params)]
+    loads = [f"const bool {name} = bits_[i - first_];" if name == MASK
+             else f"const C {name} = (C)in_{name}[i];" for name in src.inputs]
+    declare = [f"bool {name};" if name == MASK else f"C {name};" for name in src.outputs]
+    stores = [f"bits_[i - first_] = {name};" if name == MASK else f"out_{name}[i] = (T){name};"
+              for name in src.outputs]
+    step = [*loads, *declare, "{", src.body, "}", *stores]
+    head = [f"static void {src.name}(ptrdiff_t begin, ptrdiff_t end, void* const* a, "
+            "const double* p, long long n) {", "(void)p; (void)n;", *setup]
+    if MASK in src.inputs:  # [begin, end) counts elements; begin is a multiple of 8
+        return "\n".join([
+            *head,
+            "constexpr ptrdiff_t block_ = 4096;  // elements",
+            "unsigned char bits_[block_];",
+            "for (ptrdiff_t first_ = begin; first_ < end; first_ += block_) {",
+            "const ptrdiff_t last_ = std::min(end, first_ + block_);",
+            "for (ptrdiff_t k_ = 0; k_ < (last_ - first_ + 7) / 8; ++k_) {",
+            f"const unsigned char packed_ = in_{MASK}[first_ / 8 + k_];",
+            "for (int j_ = 0; j_ < 8; ++j_) bits_[8 * k_ + j_] = (packed_ >> j_) & 1;",
+            "}",
+            "for (ptrdiff_t i = first_; i < last_; ++i) {", *step, "}", "}", "}"])
+    if not src.packs_mask:
+        return "\n".join([*head, "for (ptrdiff_t i = begin; i < end; ++i) {", *step, "}", "}"])
+    # [begin, end) counts mask bytes; elements 8 begin .. min(8 end, n)
+    return "\n".join([
+        *head,
+        "constexpr ptrdiff_t block_ = 512;  // mask bytes",
+        "unsigned char bits_[8 * block_];",
+        "for (ptrdiff_t byte_ = begin; byte_ < end; byte_ += block_) {",
+        "const ptrdiff_t bytes_ = std::min(block_, end - byte_), first_ = 8 * byte_;",
+        "const ptrdiff_t last_ = std::min<ptrdiff_t>(n, first_ + 8 * bytes_);",
+        "for (ptrdiff_t i = first_; i < last_; ++i) {", *step, "}",
+        "std::fill(bits_ + (last_ - first_), bits_ + 8 * bytes_, (unsigned char)0);",
+        "for (ptrdiff_t k_ = 0; k_ < bytes_; ++k_) {",
+        "unsigned char packed_ = 0;",
+        "for (int j_ = 0; j_ < 8; ++j_) packed_ |= (unsigned char)(bits_[8 * k_ + j_] << j_);",
+        f"out_{MASK}[byte_ + k_] = packed_;",
+        "}", "}", "}"])
 
 
 @functools.cache
@@ -251,6 +276,12 @@ def library(source: KernelSource) -> Library:
         return _libraries[key]
 
 
+@functools.cache
+def kernel_function(source: KernelSource, dtype: np.dtype) -> Any:
+    """The ctypes function of one kernel for one dtype (changed kernel text is a new source)."""
+    return library(source).function(source.name, dtype)
+
+
 def build_all(jobs: int | None = None) -> list[Path]:
     """Build (or find in the cache) the library of every kernels/*.cu file, in parallel."""
     paths = {s.path: s for s in kernel_sources().values()}
@@ -273,7 +304,7 @@ class CompiledExecutor:
         return call.result()
 
     def _run(self, call: Call) -> None:
-        fn = library(call.source).function(call.source.name, call.dtype)
+        fn = kernel_function(call.source, call.dtype)
         shape = call.results[0].shape
         # the host kernel indexes every non-raw array with the loop index: full, contiguous
         inputs = [a if a.dtype == np.uint8 or call.source.packs_mask else np.broadcast_to(a, shape)

@@ -51,16 +51,14 @@ _astype = Op("astype", lambda xp, x, *, dtype: xp.asarray(x).astype(dtype),
 def _power_vjp_base(g, a, b):
     # d(a**b)/da = b * a**(b-1), which is 0 * inf at a == b == 0: PyTorch's 0 there. Using a = 1
     # at those places (not masking the result) keeps the rule exact to differentiate again.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return g * b * power(where(_eq(a, 0) & _eq(b, 0), 1, a), b - 1)
+    return g * b * power(where(_eq(a, 0) & _eq(b, 0), 1, a), b - 1)
 
 
 def _power_vjp_exponent(g, a, b, y):
     # d(a**b)/db = a**b * log(a), which is 0 * -inf at a == 0 and b >= 0: PyTorch's 0 there.
     if isinstance(a, int | float):  # a Python number is weak: it takes the result's dtype
         a = result_dtype(raw(y)).type(a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return g * y * log(where(_eq(a, 0) & (raw(b) >= 0), 1, a))
+    return g * y * log(where(_eq(a, 0) & (raw(b) >= 0), 1, a))
 
 
 def _maximum_share(g, a, b):
@@ -225,6 +223,8 @@ def getitem(x: Any, index: Any) -> Any:
 
 
 def concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
+    if not arrays:
+        raise ValueError("concatenate needs at least one array")
     ndim = len(shape_of(arrays[0]))
     axis = axis % ndim
     bounds = tuple(int(b) for b in np.cumsum([0] + [shape_of(a)[axis] for a in arrays]))
@@ -232,6 +232,8 @@ def concatenate(arrays: Sequence[Any], axis: int = 0) -> Any:
 
 
 def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
+    if not arrays:
+        raise ValueError("stack needs at least one array")
     return _stack(*arrays, axis=axis % (len(shape_of(arrays[0])) + 1))
 
 

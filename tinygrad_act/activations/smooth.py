@@ -373,12 +373,14 @@ def _gelu_tanh_backward_input(g, x):
 
 
 def _gelu_tanh_second(gg, g, x):
-    # y'' = s s_neg (2 v' + x (v'' - tanh(v/2) v'^2)), s = sigmoid(v), on x clipped as above
+    # y'' = s s_neg (2 v' + x (v'' - tanh(v/2) v'^2)), s = sigmoid(v), on x clipped as above;
+    # s s_neg multiplies first, so that float16 rules cannot overflow to inf * 0
     x = clip(x, -30, 30)
     v = 2 * _GELU_BETA * x * (1 + _GELU_KAPPA * x * x)
     dv = 2 * _GELU_BETA * (1 + 3 * _GELU_KAPPA * x * x)
     d2v = 12 * _GELU_BETA * _GELU_KAPPA * x
-    return gg * g * (_sigmoid(v) * _sigmoid(-v) * (2 * dv + x * (d2v - _tanh_op(v / 2) * dv * dv)))
+    w = _sigmoid(v) * _sigmoid(-v)
+    return gg * g * (2 * w * dv + w * x * (d2v - _tanh_op(v / 2) * dv * dv))
 
 
 _gelu_ops = {"none": _activation_ops("gelu", {"input": _gelu_second}),
@@ -509,9 +511,16 @@ def _celu_backward_output(g, y, alpha):
     return np.where(y > 0, g, g * ((y + alpha) / alpha))
 
 
+def _celu_second_input(gg, g, x, *, alpha):
+    # exp(x/alpha)/alpha for x < 0; it overflows float16 for x/alpha > 11 (alpha < 0), so
+    # float16 computes it in float32, as its kernels do (the tape rounds the cotangent back)
+    if dtype_of(raw(x)) == np.float16:
+        x = astype(x, np.float32)
+    return where(x < 0, gg * g * (exp(_negative_part(x) / alpha) / alpha), 0)
+
+
 _celu_ops = _activation_ops("celu", {
-    "input": lambda gg, g, x, *, alpha: where(
-        x < 0, gg * g * exp(_negative_part(x) / alpha) / alpha, 0),
+    "input": _celu_second_input,
     "output": lambda gg, g, y, *, alpha: where(y < 0, gg * g / alpha, 0)})
 
 
@@ -664,7 +673,7 @@ def _tanh_backward_input(g, x):
 
 @kernel("tanh_backward_output", inputs="g y", outputs="dx")
 def _tanh_backward_output(g, y):
-    return g * (1 - y * y)  # PyTorch's tanh_backward, operation for operation
+    return g * ((1 - y) * (1 + y))  # 1 - y^2 given y to an ulp (1 - y is exact), like an fma
 
 
 _tanh_activation_ops = _activation_ops("tanh", {

@@ -192,18 +192,21 @@ def _glu_backward_forward(xp, g, x, *, dim):
 
 
 def _glu_backward_vjp_g(u, x, dim):
-    # <glu_backward(g, x), u> = <g, u_a s + u_b a s (1 - s)>, s = sigmoid(b)
+    # <glu_backward(g, x), u> = <g, u_a s + u_b (1 - s) s a>, s = sigmoid(b)
     (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
     s = sigmoid(b)
-    return u_a * s + u_b * a * (s * sigmoid(-b))
+    return u_a * s + u_b * ((1 - s) * s * a)
 
 
 def _glu_backward_vjp_x(u, g, x, dim):
-    # d(da)/db = d(db)/da = g s (1 - s); d(db)/db = g a s (1 - s) (1 - 2 s)
+    # d(da)/db = d(db)/da = g s (1 - s); d(db)/db = g a (s (1 - s) (1 - s) - s s (1 - s)).
+    # PyTorch's glu_double_backward, term for term: 1 - s cancels for large b, and float64
+    # results agree only if both cancel alike.
     (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
     s = sigmoid(b)
-    gs1s = g * (s * sigmoid(-b))
-    return concatenate([u_b * gs1s, u_a * gs1s + u_b * a * gs1s * (1 - 2 * s)], axis=dim)
+    s1s = s * (1 - s)
+    second_order = s1s * (1 - s) - s * s1s
+    return concatenate([u_b * g * s1s, u_b * a * g * second_order + u_a * g * s1s], axis=dim)
 
 
 glu_backward = Op("glu_backward", _glu_backward_forward,
@@ -218,8 +221,9 @@ def glu(input: Any, dim: int = -1, *, save: str | None = None) -> Any:
 
     dy/da = sigmoid(b);  dy/db = a s (1 - s), s = sigmoid(b)
     second: d2y/da db = s (1 - s);  d2y/db2 = a s (1 - s) (1 - 2 s);  d2y/da2 = 0
-    The size along dim must be even; a 0-d input is an error (as PyTorch). The forward and
-    first derivative use PyTorch's formulas (1 / (1 + exp(-b))), so NaN and infinities match.
+    The size along dim must be even; a 0-d input is an error (as PyTorch). All three use
+    PyTorch's formulas (s = 1 / (1 + exp(-b)), and 1 - s), so NaN, infinities and the
+    rounding where 1 - s cancels match.
 
     Policies: "input" only (what PyTorch keeps): both halves enter the derivative.
     """

@@ -6,6 +6,7 @@
 """
 
 from ._tape import OpInfo, SavedArray, Tape, Tracer
+# sigmoid and tanh come from the activations: the primitives' versions plus `save=`
 from .activations import *  # noqa: F403
 from .activations import __all__ as _activation_names
 from .checks import GradcheckError, gradcheck, gradgradcheck
@@ -32,14 +33,12 @@ from .primitives import (
     negative,
     power,
     reshape,
-    sigmoid,
     sin,
     sqrt,
     stack,
     subtract,
     sum,
     swapaxes,
-    tanh,
     transpose,
     where,
 )
@@ -51,7 +50,7 @@ __all__ = [
     "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "cos", "divide", "exp",
     "expm1", "getitem", "grad", "gradcheck", "gradgradcheck", "hessian", "jacobian", "log",
     "log1p", "matmul", "max", "maximum", "mean", "minimum", "multiply", "negative", "power",
-    "reshape", "sigmoid", "sin", "sqrt", "stack", "subtract", "sum", "swapaxes", "tanh", "tape",
+    "reshape", "sin", "sqrt", "stack", "subtract", "sum", "swapaxes", "tape",
     "transpose", "value_and_grad", "vjp", "where", "backend",
     *_activation_names,
 ]

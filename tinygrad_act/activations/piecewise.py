@@ -117,7 +117,8 @@ def _compute_dtype(dtype: Any) -> Any:
 def _rounded(value: float, dtype: Any) -> Any:
     """`value` as a kernel sees it (a compute-dtype scalar) after being rounded to `dtype`."""
     compute = _compute_dtype(dtype)
-    return compute.type(np.asarray(compute.type(value)).astype(dtype))
+    with np.errstate(over="ignore"):  # a bound beyond the dtype's range rounds to +-inf
+        return compute.type(np.asarray(compute.type(value)).astype(dtype))
 
 
 def _dtype(input: Any) -> Any:

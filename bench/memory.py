@@ -39,24 +39,36 @@ class StepMemory:
         return self.peak - self.bound
 
 
-def activation_call(name: str, dtype: str) -> Callable:
-    """Activation `name` as a function of one flat array (see bench/cpu.py for the shapes)."""
+def activation_call(name: str, dtype: str, save: str | None) -> Callable:
+    """Activation `name` with save=`save` as a function of one flat array of `dtype`
+    (softmax, log_softmax and glu along rows of ROW elements; prelu with one weight; rrelu in
+    eval mode, as in bench/cpu.py)."""
     if name in ("softmax", "log_softmax", "glu"):
-        return lambda x: getattr(ta, name)(ta.reshape(x, (-1, ROW)), dim=-1)
+        return lambda x: getattr(ta, name)(ta.reshape(x, (-1, ROW)), dim=-1, save=save)
     if name == "prelu":
         weight = np.full(1, 0.25, dtype)
-        return lambda x: ta.prelu(x, weight)
+        return lambda x: ta.prelu(x, weight, save=save)
     if name == "rrelu":
-        return lambda x: ta.rrelu(x, training=False)
-    return getattr(ta, name)
+        return lambda x: ta.rrelu(x, training=False, save=save)
+    return lambda x: getattr(ta, name)(x, save=save)
 
 
-def step_memory(fn: Callable, x: np.ndarray, backend: str, policy: str | None) -> StepMemory:
-    """Peak bytes of y = fn(x) recorded on a tape, then dx from g = 1, with that policy."""
-    with ta.backend(backend), ta.save_policy(policy):
-        y_shape = ta.tape(fn)(x[:ROW]).output.shape[:-1]  # the output's shape for n = ROW
-        g = np.ones(_output_shape(fn, x), x.dtype)
-        del y_shape
+def policies(name: str, dtype: str) -> list[str | None]:
+    """None (the activation's own choice) and each policy it supports with these arguments."""
+    supported: list[str | None] = [None]
+    for policy in ta.POLICIES:
+        try:
+            ta.tape(activation_call(name, dtype, policy))(np.zeros(ROW, dtype))
+        except ValueError:
+            continue
+        supported.append(policy)
+    return supported
+
+
+def step_memory(fn: Callable, x: np.ndarray, backend: str = "numpy") -> StepMemory:
+    """Peak bytes of y = fn(x) recorded on a tape, then dx from g = 1 (fn's op is its last)."""
+    with ta.backend(backend):
+        g = np.ones_like(fn(x))  # before the measurement, as x
         tracemalloc.start()
         try:
             recorded = ta.tape(fn)(x)
@@ -64,29 +76,47 @@ def step_memory(fn: Callable, x: np.ndarray, backend: str, policy: str | None) -
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        buffers = {id(root_buffer(a)): root_buffer(a).nbytes
-                   for a in [recorded.output, raw(dx)] + [raw(v) for r in recorded.records
-                                                          for v in (r.kept or {}).values()]
-                   if isinstance(a, np.ndarray)}
-        return StepMemory(peak, sum(buffers.values()), recorded.saved_bytes)
+    kept = [raw(value) for r in recorded.records for value in (r.kept or {}).values()]
+    roots = [root_buffer(a) for a in [recorded.output, raw(dx), *kept] if hasattr(a, "nbytes")]
+    bound = sum({id(a): a.nbytes for a in roots}.values())
+    return StepMemory(peak, bound, recorded.saved_bytes)
 
 
-def _output_shape(fn: Callable, x: np.ndarray) -> tuple[int, ...]:
-    return np.shape(fn(x[:0]) if x.size % ROW else fn(np.zeros(ROW, x.dtype)))[:-1] + (-1,)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--log2n", type=int, default=24)
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--only", default="", help="comma-separated activation names")
+    args = parser.parse_args()
+    only = [n for n in args.only.split(",") if n]
+    names = [n for n in ta.activations.__all__ if n not in NOT_ACTIVATIONS and n in (only or [n])]
+    backends = ["numpy", "compiled"]
+    print(f"n = 2^{args.log2n}; MiB; bound = y + dx + kept (each buffer once); "
+          "extra = peak - bound")
+    header = ["activation", "dtype", "policy", "kept", "bound"]
+    header += [f"{b} {c}" for b in backends for c in ("peak", "extra")]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    mib = 1 << 20
+    for dtype in args.dtypes.split(","):
+        x = (np.random.default_rng(0).standard_normal(2**args.log2n) * 4).astype(dtype)
+        for name in names:
+            for policy in policies(name, dtype):
+                fn = activation_call(name, dtype, policy)
+                row = [name, dtype, str(policy)]
+                for backend in backends:
+                    try:
+                        m = step_memory(fn, x, backend)
+                    except NotImplementedError:  # no CUDA text for a kernel yet
+                        row += ["n/a", "n/a"]
+                        continue
+                    if len(row) == 3:
+                        row += [f"{m.saved / mib:.1f}", f"{m.bound / mib:.1f}"]
+                    row += [f"{m.peak / mib:.1f}", f"{m.extra / mib:.2f}"]
+                if len(row) == 3 + 2 * len(backends):  # numpy n/a too: cannot happen, kept simple
+                    row[3:3] = ["n/a", "n/a"]
+                print("| " + " | ".join(row) + " |", flush=True)
 
 
-def policies(fn: Callable, x: np.ndarray) -> list[str | None]:
-    """None (the activation's own choice) and each policy it supports for these arguments."""
-    supported: list[str | None] = [None]
-    for policy in ta.POLICIES:
-        try:
-            with ta.save_policy(None):
-                ta.tape(lambda x, p=policy: _with_save(fn, x, p))(x[:ROW])
-        except (ValueError, TypeError):
-            continue
-        supported.append(policy)
-    return supported
-
-
-def _with_save(fn: Callable, x: np.ndarray, policy: str) -> object:
-    ...
+if __name__ == "__main__":
+    main()

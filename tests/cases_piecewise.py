@@ -3,30 +3,10 @@
 import numpy as np
 import torch
 import torch.nn.functional as F
-from activation_case import Case, policies_fixed
+from activation_case import Case, policies_fixed, vectorized
 from hypothesis import strategies as st
 
 import tinygrad_act as ta
-
-
-def vectorized(torch_fn):
-    """torch_fn with every element on PyTorch's vectorized CPU path.
-
-    PyTorch computes the last elements of a tensor (all of a short one) with scalar code that
-    treats NaN differently from its vectorized code (hardtanh's gradient at NaN: g there, 0 in
-    the vectorized body; hardswish's: g there, NaN in the body). We follow the body, which is
-    what nearly every element of a real tensor takes, so the reference is computed on the input
-    padded with zeros to a multiple of 256 elements (a whole number of vector steps; an
-    input that is one already is not padded, so the bytes PyTorch keeps are its own).
-    """
-
-    def padded(x, **params):
-        flat = x.reshape(-1)
-        n = flat.numel()
-        full = torch.cat([flat, flat.new_zeros(-n % 256)])
-        return torch_fn(full, **params)[:n].reshape(x.shape)
-
-    return padded
 
 
 def rounded(value, dtype):

@@ -1,33 +1,15 @@
-"""Smooth activations described for the generic tests in test_activations.py.
-
-Two additions to `Case` (used by test_activations.py when present):
-- `reference`: a float64 torch function exact where PyTorch's own float64 rounds the answer
-  away (tails of sigmoid and tanh derivatives, gelu's left tail, tanhshrink near 0, ...). It
-  replaces PyTorch's float64 values where x is finite; at +-inf and NaN, PyTorch's values stand.
-  PyTorch's own function still measures PyTorch's error, float64 included.
-- `torch_by_policy`: the PyTorch function that keeps what a policy keeps, where PyTorch has one
-  (elu_ keeps its output): its error is what that policy is measured against.
-"""
+"""Smooth activations described for the generic tests in test_activations.py."""
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
 import mpmath
 import numpy as np
 import torch
 import torch.nn.functional as F
-from activation_case import Case, policies_fixed
-from cases_piecewise import vectorized
+from activation_case import Case, policies_fixed, vectorized
 from hypothesis import strategies as st
 
 import tinygrad_act.activations as activations
-
-
-@dataclass
-class SmoothCase(Case):
-    reference: Any = None
-    torch_by_policy: dict = field(default_factory=dict)
 
 
 def softplus_policies(params, dtype):
@@ -123,29 +105,29 @@ CASES = [
          params=st.fixed_dictionaries({"beta": finite_nonzero, "threshold": st.floats(0.5, 45)}),
          example_params={"beta": 2.0, "threshold": 10.0},
          kinks=lambda p: [p["threshold"] / p["beta"]]),
-    SmoothCase("mish", vectorized(F.mish), policies_fixed("input"), reference=mish_reference),
-    SmoothCase("gelu", vectorized(F.gelu), policies_fixed("input"),
+    Case("mish", vectorized(F.mish), policies_fixed("input"), reference=mish_reference),
+    Case("gelu", vectorized(F.gelu), policies_fixed("input"),
                params=st.fixed_dictionaries({"approximate": st.sampled_from(["none", "tanh"])}),
                example_params={"approximate": "tanh"}, reference=gelu_reference),
-    SmoothCase("silu", vectorized(F.silu), policies_fixed("input"),
+    Case("silu", vectorized(F.silu), policies_fixed("input"),
                reference=with_derivative(F.silu, silu_derivative)),
-    SmoothCase("elu", vectorized(F.elu), elu_policies,
+    Case("elu", vectorized(F.elu), elu_policies,
                params=st.fixed_dictionaries({"alpha": alphas}), example_params={"alpha": 1.0},
                kinks=lambda p: [0.0], torch_by_policy={"output": in_place(F.elu)}),
-    SmoothCase("celu", vectorized(F.celu), policies_fixed("input", "output"),
+    Case("celu", vectorized(F.celu), policies_fixed("input", "output"),
                params=st.fixed_dictionaries({"alpha": positive_alphas}),
                example_params={"alpha": 0.5}, kinks=lambda p: [0.0],
                torch_by_policy={"output": in_place(F.celu)}),
-    SmoothCase("selu", vectorized(F.selu), policies_fixed("input", "output"),
+    Case("selu", vectorized(F.selu), policies_fixed("input", "output"),
                kinks=lambda p: [0.0], torch_by_policy={"output": in_place(F.selu)}),
-    SmoothCase("logsigmoid", vectorized(F.logsigmoid), policies_fixed("output", "input")),
-    SmoothCase("softsign", vectorized(F.softsign), policies_fixed("input"), kinks=lambda p: [0.0],
+    Case("logsigmoid", vectorized(F.logsigmoid), policies_fixed("output", "input")),
+    Case("softsign", vectorized(F.softsign), policies_fixed("input"), kinks=lambda p: [0.0],
                reference=with_derivative(F.softsign, lambda x: 1 / (1 + x.abs()) ** 2)),
-    SmoothCase("tanh", vectorized(torch.tanh), policies_fixed("output", "input"),
+    Case("tanh", vectorized(torch.tanh), policies_fixed("output", "input"),
                ours=activations.tanh, reference=with_derivative(torch.tanh, sech2)),
-    SmoothCase("sigmoid", vectorized(torch.sigmoid), policies_fixed("output", "input"),
+    Case("sigmoid", vectorized(torch.sigmoid), policies_fixed("output", "input"),
                ours=activations.sigmoid,
                reference=with_derivative(torch.sigmoid, lambda x: sech2(x / 2) / 4)),
-    SmoothCase("tanhshrink", vectorized(F.tanhshrink), policies_fixed("input"),
+    Case("tanhshrink", vectorized(F.tanhshrink), policies_fixed("input"),
                reference=with_derivative(tanhshrink_value, lambda x: torch.tanh(x) ** 2)),
 ]

@@ -88,10 +88,9 @@ def reference_derivatives(case: Case, x: np.ndarray, params: dict, g: np.ndarray
     """PyTorch's float64 derivatives; where x is finite, the case's `reference` (a float64
     formula exact where PyTorch's own float64 rounds the answer away) replaces them."""
     ref = torch_derivatives(case, x, params, np.float64, g, gg)
-    exact = getattr(case, "reference", None)
-    if exact is None:
+    if case.reference is None:
         return ref
-    better = torch_derivatives(case, x, params, np.float64, g, gg, torch_fn=exact)
+    better = torch_derivatives(case, x, params, np.float64, g, gg, torch_fn=case.reference)
     finite = np.isfinite(x)
     return tuple(np.where(finite, b, r) for r, b in zip(ref, better))
 
@@ -141,8 +140,8 @@ def test_value_gradient_and_second_derivative_match_torch(case, dtype, backend, 
     params = data.draw(case.params, label="params")
     policy = data.draw(st.sampled_from(case.policies(params, dtype)), label="policy")
     x = data.draw(arrays(dtype), label="x")
-    g = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-2, 2, width=np.finfo(dtype).bits)))
-    gg = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-2, 2, width=np.finfo(dtype).bits)))
+    cotangents = hnp.arrays(dtype, x.shape, elements=st.floats(-2, 2, width=np.finfo(dtype).bits))
+    g, gg = data.draw(cotangents, label="g"), data.draw(cotangents, label="gg")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning may reach the user
         y, dx, second = our_derivatives(case, x, params, policy, g, gg)
@@ -150,7 +149,7 @@ def test_value_gradient_and_second_derivative_match_torch(case, dtype, backend, 
         assert type(ours) is np.ndarray and ours.dtype == dtype and ours.shape == x.shape, name
     ref = reference_derivatives(case, x, params, g, gg)
     same = torch_derivatives(case, x, params, dtype, g, gg,  # PyTorch keeping what we keep
-                             torch_fn=getattr(case, "torch_by_policy", {}).get(policy))
+                             torch_fn=case.torch_by_policy.get(policy))
     assert_close(y, ref[0], same[0], dtype, f"{case.name}[{policy}] value", x)
     assert_close(dx, ref[1], same[1], dtype, f"{case.name}[{policy}] gradient", x)
     if case.torch_double_backward:
@@ -170,7 +169,7 @@ def test_gradcheck_and_gradgradcheck(case, backend, data):
                              elements=st.floats(-8, 8).filter(
                                  lambda v: all(builtin_abs(v - k) > 1e-3 for k in kinks))))
     for policy in case.policies(params, np.float64):
-        f = lambda x: ours_fn(case)(x, save=policy, **params)
+        f = lambda x, policy=policy: ours_fn(case)(x, save=policy, **params)
         assert ta.gradcheck(f, x)
         assert ta.gradgradcheck(f, x)
 
@@ -205,8 +204,8 @@ def test_keeps_no_more_than_torch(case, capsys):
     torch_alone = torch_saved_bytes(lambda t: case.torch_fn(t, **params), xt)
     torch_chain = torch_saved_bytes(lambda t: case.torch_fn(t, **params) * wt, xt)
     ours_alone = ta.tape(lambda x: act(x, **params))(x).saved_bytes
-    ours_chain = {policy: ta.tape(lambda x, w: act(x, save=policy, **params) * w)(x, w).saved_bytes
-                  for policy in supported}
+    ours_chain = {policy: ta.tape(lambda x, w, p=policy: act(x, save=p, **params) * w)(x, w)
+                  .saved_bytes for policy in supported}
     with capsys.disabled():
         print(f"\n{case.name:14s} bytes kept alone: torch {torch_alone:6d} ours {ours_alone:6d}"
               f" | followed by *w: torch {torch_chain:6d} ours {ours_chain}")
@@ -239,6 +238,6 @@ def test_save_policy_context_sets_the_default(case):
     for policy in case.policies(params, np.float64):
         with ta.save_policy(policy):
             recorded = ta.tape(lambda x: ours_fn(case)(x, **params))(x)
-        explicit = ta.tape(lambda x: ours_fn(case)(x, save=policy, **params))(x)
+        explicit = ta.tape(lambda x, p=policy: ours_fn(case)(x, save=p, **params))(x)
         assert recorded.saved_bytes == explicit.saved_bytes
         assert [op.saved for op in recorded.ops] == [op.saved for op in explicit.ops]

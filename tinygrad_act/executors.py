@@ -63,11 +63,12 @@ def kernel(name: str, inputs: str, outputs: str, params: str = "") -> Callable:
 class NumpyExecutor:
     """The reference path: each kernel's NumPy function, float16 computed in float32.
 
-    Arrays of more than `block` elements whose inputs share one shape are evaluated `block`
-    elements at a time into preallocated outputs: each kernel is elementwise, so the result is
-    the same, while the reference's temporaries (a few per operation) are block-sized, stay in
-    the cache and are not counted against the memory of a large array. `block` is a multiple
-    of 8, so each block's mask bytes are whole bytes of the array's mask.
+    Arrays of more than `block` elements are evaluated a block of rows (along the first axis
+    of the broadcast shape; of elements for 1-d arrays) at a time, into preallocated outputs:
+    every kernel is elementwise, so the result is the same, bit for bit, while the reference's
+    temporaries (a few per operation) are block-sized: they stay in the cache and do not add
+    to the memory of a large array. A block holds a multiple of 8 elements, so its mask bytes
+    are whole bytes of the array's mask.
     """
 
     name = "numpy"
@@ -81,10 +82,10 @@ class NumpyExecutor:
         compute = np.float32 if dtype == np.float16 else dtype
         arrays = tuple(a if n == MASK else np.asarray(a, dtype=compute)
                        for n, a in zip(k.inputs, arrays))
-        floats = [a for n, a in zip(k.inputs, arrays) if n != MASK]
+        shape = np.broadcast_shapes(*(a.shape for n, a in zip(k.inputs, arrays) if n != MASK))
         with np.errstate(all="ignore"):  # overflow and NaN are part of the math, not news
-            if floats[0].size > self.block and all(a.shape == floats[0].shape for a in floats):
-                outs = self._blocked(k, arrays, params, dtype, floats[0].shape)
+            if math.prod(shape) > self.block:
+                outs = self._blocked(k, arrays, params, dtype, shape)
             else:
                 out = k.reference(*arrays, **params)
                 outs = out if isinstance(out, tuple) else (out,)
@@ -94,18 +95,22 @@ class NumpyExecutor:
 
     def _blocked(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float],
                  dtype: np.dtype, shape: tuple[int, ...]) -> tuple[Any, ...]:
-        n = math.prod(shape)
-        flat = [a if name == MASK else a.reshape(-1) for name, a in zip(k.inputs, arrays)]
-        outs = [np.empty(-(-n // 8), np.uint8) if name == MASK else np.empty(n, dtype)
-                for name in k.outputs]
-        for start in range(0, n, self.block):
-            stop = min(n, start + self.block)
-            parts = {False: slice(start, stop), True: slice(start // 8, -(-stop // 8))}
-            result = k.reference(*(a[parts[name == MASK]] for name, a in zip(k.inputs, flat)),
-                                 **params)
+        row = math.prod(shape[1:])  # elements per index of the first axis
+        step = 8 // math.gcd(row, 8)  # rows per block: a multiple of this holds whole bytes
+        rows = max(step, self.block // row // step * step)
+        outs = [np.empty(-(-math.prod(shape) // 8), np.uint8) if name == MASK
+                else np.empty(shape, dtype) for name in k.outputs]
+        for start in range(0, shape[0], rows):
+            stop = min(shape[0], start + rows)
+            masked = slice(start * row // 8, -(-stop * row // 8))
+            # an array shorter than the shape in the first axis (1 or absent) broadcasts as is
+            parts = [a[masked] if name == MASK
+                     else a[start:stop] if a.ndim == len(shape) and a.shape[0] > 1 else a
+                     for name, a in zip(k.inputs, arrays)]
+            result = k.reference(*parts, **params)
             for name, out, part in zip(k.outputs, outs, result if len(outs) > 1 else (result,)):
-                out[parts[name == MASK]] = part
-        return tuple(o if name == MASK else o.reshape(shape) for name, o in zip(k.outputs, outs))
+                out[masked if name == MASK else slice(start, stop)] = part
+        return tuple(outs)
 
 
 EXECUTORS: dict[str, Any] = {"numpy": NumpyExecutor()}

@@ -9,7 +9,8 @@ at the bandwidth measured in the same run: a plain copy (read n, write n) per fo
 copies (read g and the kept array, write dx) per backward, so forward+backward is 2.5 copies.
 
 softmax and log_softmax run along the last dim of a (n/1024, 1024) view, glu halves it; prelu
-has one weight (gradient with respect to x only); rrelu is in eval mode (training=False).
+has one weight (gradient with respect to x only); rrelu is in eval mode (training=False);
+threshold is threshold(x, 0.5, -1.0).
 The compiled column is "n/a" for an activation whose kernels have no CUDA text yet.
 
     python bench/cpu.py [--sizes 12,18,24] [--dtypes float32,float64] [--only softplus,mish]
@@ -47,6 +48,8 @@ def adapters(name: str, dtype: str) -> tuple[Callable, Callable]:
         return lambda x: ta.prelu(x, w), lambda x: F.prelu(x, wt)
     if name == "rrelu":
         return lambda x: ta.rrelu(x, training=False), lambda x: F.rrelu(x, training=False)
+    if name == "threshold":
+        return lambda x: ta.threshold(x, 0.5, -1.0), lambda x: F.threshold(x, 0.5, -1.0)
     torch_fn = getattr(torch, name) if name in ("tanh", "sigmoid") else getattr(F, name)
     return getattr(ta, name), torch_fn
 

@@ -42,7 +42,7 @@ class StepMemory:
 def activation_call(name: str, dtype: str, save: str | None) -> Callable:
     """Activation `name` with save=`save` as a function of one flat array of `dtype`
     (softmax, log_softmax and glu along rows of ROW elements; prelu with one weight; rrelu in
-    eval mode, as in bench/cpu.py)."""
+    eval mode; threshold(x, 0.5, -1.0), as in bench/cpu.py)."""
     if name in ("softmax", "log_softmax", "glu"):
         return lambda x: getattr(ta, name)(ta.reshape(x, (-1, ROW)), dim=-1, save=save)
     if name == "prelu":
@@ -50,6 +50,8 @@ def activation_call(name: str, dtype: str, save: str | None) -> Callable:
         return lambda x: ta.prelu(x, weight, save=save)
     if name == "rrelu":
         return lambda x: ta.rrelu(x, training=False, save=save)
+    if name == "threshold":
+        return lambda x: ta.threshold(x, 0.5, -1.0, save=save)
     return lambda x: getattr(ta, name)(x, save=save)
 
 
@@ -77,8 +79,10 @@ def step_memory(fn: Callable, x: np.ndarray, backend: str = "numpy") -> StepMemo
         finally:
             tracemalloc.stop()
     kept = [raw(value) for r in recorded.records for value in (r.kept or {}).values()]
-    roots = [root_buffer(a) for a in [recorded.output, raw(dx), *kept] if hasattr(a, "nbytes")]
-    bound = sum({id(a): a.nbytes for a in roots}.values())
+    roots = {id(root_buffer(a)): root_buffer(a).nbytes
+             for a in [recorded.output, raw(dx), *kept] if hasattr(a, "nbytes")}
+    roots.pop(id(root_buffer(x)), None)  # x kept for backward was there before the step
+    bound = sum(roots.values())
     return StepMemory(peak, bound, recorded.saved_bytes)
 
 
@@ -113,8 +117,6 @@ def main() -> None:
                     if len(row) == 3:
                         row += [f"{m.saved / mib:.1f}", f"{m.bound / mib:.1f}"]
                     row += [f"{m.peak / mib:.1f}", f"{m.extra / mib:.2f}"]
-                if len(row) == 3 + 2 * len(backends):  # numpy n/a too: cannot happen, kept simple
-                    row[3:3] = ["n/a", "n/a"]
                 print("| " + " | ".join(row) + " |", flush=True)
 
 

@@ -1,8 +1,11 @@
 """Per-op overhead of the tape: grad of a 50-op scalar function, against PyTorch eager.
 
-Times, interleaved and repeated (median of rounds): the plain forward on Python floats through
-tinygrad_act (nothing traced), tinygrad_act.grad, and PyTorch eager forward+backward on 0-d
-float64 tensors. Prints microseconds per call and the ratios.
+Times, interleaved and repeated (median of rounds): the plain forward on a float64 scalar
+through tinygrad_act (nothing traced), tinygrad_act.grad, and PyTorch eager forward+backward on
+0-d float64 tensors. tinygrad_act.tanh is the activation (a kernel launch per call, forward and
+backward); the "primitive tanh" rows run the same chain with the core primitive instead, to
+separate the tape's cost from the launch path's. Prints microseconds per call, the ratios and
+the tape's cost per op: (grad - forward) / 50.
 
     python bench/overhead.py [--rounds 30] [--calls 200]
 """
@@ -10,12 +13,15 @@ float64 tensors. Prints microseconds per call and the ratios.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+import types
 
 import numpy as np
 
 import tinygrad_act as ta
+from tinygrad_act import primitives
 
 N_OPS = 50
 
@@ -48,16 +54,21 @@ def main() -> None:
 
     x = np.float64(0.3)
     xt = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    core = types.SimpleNamespace(sin=ta.sin, exp=ta.exp, tanh=primitives.tanh)
     grad_f = ta.grad(lambda x: chain(x, ta))
+    grad_core = ta.grad(lambda x: chain(x, core))
 
     def torch_grad():
         (g,) = torch.autograd.grad(chain(xt, torch), xt)
         return g
 
     assert abs(float(grad_f(x)) - float(torch_grad())) < 1e-12
+    assert abs(float(grad_core(x)) - float(torch_grad())) < 1e-12
     timers = {
         "tinygrad_act forward (nothing traced)": lambda: chain(x, ta),
         "tinygrad_act grad": lambda: grad_f(x),
+        "forward, primitive tanh": lambda: chain(x, core),
+        "grad, primitive tanh": lambda: grad_core(x),
         "torch eager forward+backward": torch_grad,
     }
     samples: dict[str, list[float]] = {name: [] for name in timers}
@@ -66,9 +77,16 @@ def main() -> None:
             samples[name].append(time_calls(fn, args.calls))
     medians = {name: statistics.median(s) for name, s in samples.items()}
     torch_time = medians["torch eager forward+backward"]
-    print(f"{N_OPS}-op scalar function, median of {args.rounds} rounds x {args.calls} calls")
+    print(f"{N_OPS}-op scalar function, median of {args.rounds} rounds x {args.calls} calls, "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     for name, us in medians.items():
         print(f"  {name:40s} {us:9.1f} us   {us / torch_time:5.2f}x torch")
+    for label, forward, grad in (("activation tanh", "tinygrad_act forward (nothing traced)",
+                                  "tinygrad_act grad"),
+                                 ("primitive tanh", "forward, primitive tanh",
+                                  "grad, primitive tanh")):
+        per_op = (medians[grad] - medians[forward]) / N_OPS
+        print(f"  tape cost per op ({label}): {per_op:.1f} us")
 
 
 if __name__ == "__main__":

@@ -17,3 +17,30 @@ __device__ __forceinline__ C ta_sigmoid(C z) {
 // np.maximum / np.minimum: NaN if either argument is NaN (fmax and std::max are not).
 __device__ __forceinline__ C ta_maximum(C a, C b) { return (a >= b || isnan(a)) ? a : b; }
 __device__ __forceinline__ C ta_minimum(C a, C b) { return (a <= b || isnan(a)) ? a : b; }
+
+// sigmoid(x) and sigmoid(-x), each within about an ulp in both tails: with e = exp(-|x|) <= 1,
+// the smaller is e / (1 + e), the larger 1 - e / (1 + e) (smooth.py: _sigmoid_pair).
+__device__ __forceinline__ void ta_sigmoid_pair(C x, C& s, C& s_neg) {
+    const C e = exp(-fabs(x));
+    const C small = e / (1 + e), large = 1 - small;
+    s = x >= 0 ? large : small;
+    s_neg = x >= 0 ? small : large;
+}
+
+// tanh(x); for |x| >= 0.55 as 1 - 2e / (1 + e), e = exp(-2|x|), nearly correctly rounded
+// (smooth.py: _tanh).
+__device__ __forceinline__ C ta_tanh(C x) {
+    const C e = exp(-2 * fabs(x));
+    return fabs(x) < C(0.55) ? tanh(x) : copysign(1 - 2 * e / (1 + e), x);
+}
+
+// value, but NaN where x is +-inf (inf - inf): PyTorch's derivative there is inf * 0 or inf / inf
+// (smooth.py: _nan_at_infinity).
+__device__ __forceinline__ C ta_nan_at_infinity(C x, C value) { return isinf(x) ? x - x : value; }
+
+// Horner: c0 + z (c1 + z (c2 + ...)), each coefficient rounded to C (smooth.py: _poly).
+__device__ __forceinline__ C ta_horner(C, double c) { return C(c); }
+template <class... Rest>
+__device__ __forceinline__ C ta_horner(C z, double c, Rest... rest) {
+    return C(c) + z * ta_horner(z, rest...);
+}

@@ -70,6 +70,14 @@ def test_a_nested_backward_is_recorded_on_the_outer_tape() -> None:
     np.testing.assert_allclose(recorded.output, np.cos(x))
 
 
+def test_output_holds_values_not_tracers() -> None:
+    x = np.linspace(0, 1, 3)
+    recorded = ta.tape(lambda x: (ta.sin(x), {"cos": ta.cos(x)}))(x)
+    sin, rest = recorded.output
+    assert type(sin) is np.ndarray and type(rest["cos"]) is np.ndarray
+    np.testing.assert_array_equal(rest["cos"], np.cos(x))
+
+
 def test_printed_tape_is_a_table() -> None:
     x = np.ones((2, 3), np.float32)
     recorded = ta.tape(lambda x: ta.sum(ta.sigmoid(x) * x))(x)
@@ -101,6 +109,8 @@ def test_op_checks_its_declaration() -> None:
         Op("bad", lambda xp, x: x, [lambda g, z: g])
     with pytest.raises(ValueError, match="one VJP rule per input"):
         Op("bad", lambda xp, a, b: a + b, [lambda g: g])
+    with pytest.raises(ValueError, match=r"\['y'\] name both an input and the output"):
+        Op("bad", lambda xp, y: y, [lambda g, y: g])  # `y` would be the output, not this input
     op = Op("scale", lambda xp, x, *, factor: x * factor, [lambda g, *, factor: g * factor])
     assert op.kept_by_rule == [()] and op.params_by_rule == [("factor",)]
     assert ta.grad(lambda x: op(x, factor=3.0))(2.0) == 3.0

@@ -5,11 +5,13 @@
     array([0., 0., 0.], dtype=float32)
 """
 
-from ._tape import OpInfo, SavedArray, Tape, Tracer
+from ._tape import Op, OpInfo, SavedArray, Tape, Tracer
+
 # sigmoid and tanh come from the activations: the primitives' versions plus `save=`
 from .activations import *  # noqa: F403
 from .activations import __all__ as _activation_names
 from .checks import GradcheckError, gradcheck, gradgradcheck
+from .executors import backend
 from .primitives import (
     abs,
     add,
@@ -42,11 +44,10 @@ from .primitives import (
     transpose,
     where,
 )
-from .executors import backend
 from .transforms import grad, hessian, jacobian, tape, value_and_grad, vjp
 
 __all__ = [
-    "GradcheckError", "OpInfo", "SavedArray", "Tape", "Tracer",
+    "GradcheckError", "Op", "OpInfo", "SavedArray", "Tape", "Tracer",
     "abs", "add", "astype", "broadcast_to", "clip", "concatenate", "cos", "divide", "exp",
     "expm1", "getitem", "grad", "gradcheck", "gradgradcheck", "hessian", "jacobian", "log",
     "log1p", "matmul", "max", "maximum", "mean", "minimum", "multiply", "negative", "power",

@@ -94,6 +94,10 @@ class Op:
         parameters = list(inspect.signature(forward).parameters.values())[1:]
         self.variadic = any(p.kind is p.VAR_POSITIONAL for p in parameters)
         self.input_names = tuple(p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD)
+        clashes = {"y", *self.extras} & set(self.input_names) or {"y"} & set(self.extras)
+        if clashes:
+            raise ValueError(f"op {name}: {sorted(clashes)} name both an input and the output "
+                             "or an extra; rename the input")
         if not self.variadic and len(self.vjps) != len(self.input_names):
             raise ValueError(f"op {name}: one VJP rule per input {self.input_names}")
         self.kept_by_rule = []

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .cuda import Call, KernelSource, kernel_sources, prepare
-from .executors import MASK, Kernel
+from .executors import MASK, Kernel, row_blocks
 
 FLAGS = ("-std=c++17", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math",
          "-ffp-contract=off", "-fopenmp-simd", "-D__FAST_MATH__", "-fPIC", "-shared", "-pthread",
@@ -99,6 +99,7 @@ template <class F> static void ta_parallel(ptrdiff_t size, int threads, int ftz,
 }
 """
 
+BLOCK = 1 << 18  # elements per call where inputs are broadcast a block at a time
 _threads: int | None = None
 _flush = contextvars.ContextVar("tinygrad_act_flush_subnormals", default=False)
 
@@ -304,16 +305,27 @@ class CompiledExecutor:
         return call.result()
 
     def _run(self, call: Call) -> None:
-        fn = kernel_function(call.source, call.dtype)
+        """One call over the whole arrays; where an input must be broadcast or made
+        contiguous (the host loop reads every array at the loop index), one call per block of
+        rows, with block-sized copies instead of full-sized ones."""
         shape = call.results[0].shape
-        # the host kernel indexes every non-raw array with the loop index: full, contiguous
-        inputs = [a if a.dtype == np.uint8 or call.source.packs_mask else np.broadcast_to(a, shape)
-                  for a in call.inputs]
-        inputs = [a if a.flags.c_contiguous else a.copy(order="C") for a in inputs]
-        arrays = [*inputs, *call.outputs]
+        if call.source.packs_mask or all(a.dtype == np.uint8 or (
+                a.shape == shape and a.flags.c_contiguous) for a in call.inputs):
+            self._call(call, call.inputs, call.outputs)
+            return
+        for rows, masked in row_blocks(shape, BLOCK):
+            inputs = [a[masked] if a.dtype == np.uint8
+                      else np.ascontiguousarray(np.broadcast_to(a, shape)[rows])
+                      for a in call.inputs]
+            self._call(call, inputs, [out[rows] for out in call.outputs])
+
+    def _call(self, call: Call, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+        arrays = [*inputs, *outputs]
         pointers = (ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays))
         params = (ctypes.c_double * max(1, len(call.source.params)))(
             *map(float, call.scalars[:len(call.source.params)]))
-        n = int(call.scalars[-1]) if call.source.packs_mask else call.size
+        # a kernel that packs a mask loops over its bytes, of n elements in all
+        size = call.size if call.source.packs_mask else outputs[0].size
+        n = int(call.scalars[-1]) if call.source.packs_mask else size
         flush = int(_flush.get() and call.dtype != np.float64)
-        fn(pointers, params, call.size, n, num_threads(), flush)
+        kernel_function(call.source, call.dtype)(pointers, params, size, n, num_threads(), flush)

@@ -82,10 +82,12 @@ class NumpyExecutor:
         compute = np.float32 if dtype == np.float16 else dtype
         arrays = tuple(a if n == MASK else np.asarray(a, dtype=compute)
                        for n, a in zip(k.inputs, arrays))
-        shape = np.broadcast_shapes(*(a.shape for n, a in zip(k.inputs, arrays) if n != MASK))
+        floats = [a for n, a in zip(k.inputs, arrays) if n != MASK]
+        large = any(a.size > self.block for a in floats)  # small arrays skip the shape work
         with np.errstate(all="ignore"):  # overflow and NaN are part of the math, not news
-            if math.prod(shape) > self.block:
-                outs = self._blocked(k, arrays, params, dtype, shape)
+            if large:
+                outs = self._blocked(k, arrays, params, dtype,
+                                     np.broadcast_shapes(*(a.shape for a in floats)))
             else:
                 out = k.reference(*arrays, **params)
                 outs = out if isinstance(out, tuple) else (out,)
@@ -95,22 +97,29 @@ class NumpyExecutor:
 
     def _blocked(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float],
                  dtype: np.dtype, shape: tuple[int, ...]) -> tuple[Any, ...]:
-        row = math.prod(shape[1:])  # elements per index of the first axis
-        step = 8 // math.gcd(row, 8)  # rows per block: a multiple of this holds whole bytes
-        rows = max(step, self.block // row // step * step)
         outs = [np.empty(-(-math.prod(shape) // 8), np.uint8) if name == MASK
                 else np.empty(shape, dtype) for name in k.outputs]
-        for start in range(0, shape[0], rows):
-            stop = min(shape[0], start + rows)
-            masked = slice(start * row // 8, -(-stop * row // 8))
+        for rows, masked in row_blocks(shape, self.block):
             # an array shorter than the shape in the first axis (1 or absent) broadcasts as is
             parts = [a[masked] if name == MASK
-                     else a[start:stop] if a.ndim == len(shape) and a.shape[0] > 1 else a
+                     else a[rows] if a.ndim == len(shape) and a.shape[0] > 1 else a
                      for name, a in zip(k.inputs, arrays)]
             result = k.reference(*parts, **params)
             for name, out, part in zip(k.outputs, outs, result if len(outs) > 1 else (result,)):
-                out[masked if name == MASK else slice(start, stop)] = part
+                out[masked if name == MASK else rows] = part
         return tuple(outs)
+
+
+def row_blocks(shape: tuple[int, ...], block: int) -> Iterator[tuple[slice, slice]]:
+    """Blocks of about `block` elements of an array of `shape` (C order), along its first axis:
+    (the block's rows, the bytes of its packed mask). Each block but the last holds a multiple
+    of 8 elements, so its mask bytes are whole bytes of the array's mask."""
+    row = math.prod(shape[1:])
+    step = 8 // math.gcd(row, 8)
+    rows = max(step, block // row // step * step)
+    for start in range(0, shape[0], rows):
+        stop = min(shape[0], start + rows)
+        yield slice(start, stop), slice(start * row // 8, -(-stop * row // 8))
 
 
 EXECUTORS: dict[str, Any] = {"numpy": NumpyExecutor()}

@@ -220,13 +220,14 @@ def tape(f: Callable) -> Callable[..., Tape]:
     """Run f once with every float array argument traced; return the `Tape` it recorded.
 
     The tape lists each op with the arrays it keeps for backward, `saved_bytes` totals what is
-    held (a buffer kept twice or viewed counts once), and `print(tape)` shows a table.
+    held (a buffer kept twice or viewed counts once), and `print(tape)` shows a table. Its
+    `output` is what f returned, with values in place of tracers.
     """
 
     def tape_f(*args: Any) -> Tape:
         recording = Tape()
         boxed = [recording.leaf(a) if _is_float_array(a) else a for a in args]
-        recording.output = _output_value(recording, f(*boxed))[0]
+        recording.output = _lower(f(*boxed), recording)
         return recording
 
     return tape_f

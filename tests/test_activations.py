@@ -1,10 +1,15 @@
 """Every activation x every policy it supports x every dtype x every backend, against PyTorch.
 
-Tolerance: an element of ours may differ from the float64 PyTorch reference by
+What PyTorch gives for each activation (its function, an accurate float64 reference where
+PyTorch's own float64 rounds the answer away, the function keeping what a policy keeps) and the
+check come from tinygrad_act.torch_oracle, the oracle of `tinygrad-act report` too: an element
+of ours may differ from the float64 reference by
     atol + rtol * |reference| + 2 * |PyTorch in the same dtype - reference|,
-that is a few ulp, or twice PyTorch's own error at that element where PyTorch itself is
-inexact (ill-conditioned spots). NaN must be NaN exactly where PyTorch's is, infinities must
-match. Second derivatives are compared on finite inputs.
+that is a few ulp (torch_oracle.TOLERANCE), or twice PyTorch's own error at that element where
+PyTorch itself is inexact (ill-conditioned spots), plus, where the oracle names them, a few ulp
+of the terms that cancel in a derivative (gelu, mish, silu near the zero of their gradient, the
+elu family from its output; zero where nothing cancels). NaN must be NaN exactly where the
+reference's is, infinities must match. Second derivatives are compared on finite inputs.
 """
 
 from __future__ import annotations
@@ -23,17 +28,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_act as ta
+from tinygrad_act import torch_oracle
 from tinygrad_act.executors import EXECUTORS
 
 CASES: list[Case] = [*cases_smooth.CASES, *cases_piecewise.CASES]
-# (rtol, atol, atol of second derivatives): a few ulp; atol covers results in the subnormal
-# range. PyTorch's second derivatives cancel (1 - sigmoid and the like), so even its float64
-# reference is only good to about one ulp of the derivative's scale there.
-TOLERANCE = {
-    np.float16: (4e-3, 1e-7, 2e-3),
-    np.float32: (3e-6, 1e-37, 2e-7),
-    np.float64: (1e-12, 1e-300, 1e-15),
-}
 BACKENDS = ["numpy", "compiled"]
 
 
@@ -68,33 +66,6 @@ def arrays(dtype) -> st.SearchStrategy[np.ndarray]:
     return hnp.arrays(dtype, shapes, elements=float_values(dtype))
 
 
-def torch_derivatives(case: Case, x: np.ndarray, params: dict, dtype, g: np.ndarray,
-                      gg: np.ndarray, torch_fn=None):
-    """Value, VJP with g, and the second-order VJP d/dx <VJP(g), gg> from PyTorch."""
-    xt = torch.tensor(x, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
-    y = (torch_fn or case.torch_fn)(xt, **params)
-    (dx,) = torch.autograd.grad(y, xt, torch.tensor(g, dtype=xt.dtype),
-                                create_graph=case.torch_double_backward, allow_unused=True)
-    second = None
-    if case.torch_double_backward and dx.requires_grad:
-        (second,) = torch.autograd.grad(dx, xt, torch.tensor(gg, dtype=xt.dtype),
-                                        allow_unused=True)
-    to_np = lambda t: None if t is None else t.detach().numpy().astype(np.float64)
-    return to_np(y), to_np(dx), (np.zeros(x.shape) if second is None else to_np(second))
-
-
-def reference_derivatives(case: Case, x: np.ndarray, params: dict, g: np.ndarray,
-                          gg: np.ndarray):
-    """PyTorch's float64 derivatives; where x is finite, the case's `reference` (a float64
-    formula exact where PyTorch's own float64 rounds the answer away) replaces them."""
-    ref = torch_derivatives(case, x, params, np.float64, g, gg)
-    if case.reference is None:
-        return ref
-    better = torch_derivatives(case, x, params, np.float64, g, gg, torch_fn=case.reference)
-    finite = np.isfinite(x)
-    return tuple(np.where(finite, b, r) for r, b in zip(ref, better))
-
-
 def our_derivatives(case: Case, x: np.ndarray, params: dict, policy: str, g: np.ndarray,
                     gg: np.ndarray):
     f = lambda x: ours_fn(case)(x, save=policy, **params)
@@ -105,28 +76,15 @@ def our_derivatives(case: Case, x: np.ndarray, params: dict, policy: str, g: np.
 
 
 def assert_close(ours, ref, same_dtype_torch, dtype, what: str, x: np.ndarray,
-                 second: bool = False) -> None:
+                 second: bool = False, extra=0.0, checked=None) -> None:
+    """torch_oracle's check of ours against the float64 reference, PyTorch in dtype beside."""
     ours = np.asarray(ours, dtype=np.float64)
     assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
-    rtol, atol, atol_second = TOLERANCE[dtype]
-    atol = atol_second if second else atol
-    # PyTorch's own error, measured where it is finite
-    with np.errstate(invalid="ignore", over="ignore"):
-        torch_error = np.where(np.isfinite(same_dtype_torch) & np.isfinite(ref),
-                               np.abs(same_dtype_torch - ref), 0)
-    bound = atol + rtol * np.abs(ref) + 2 * torch_error
-    nan_mismatch = np.isnan(ours) != np.isnan(ref)
-    with np.errstate(invalid="ignore", over="ignore"):
-        finite_both = np.isfinite(ours) & np.isfinite(ref)
-        # the reference rounded to dtype: a value beyond float16's range is inf there
-        inf_mismatch = ~np.isnan(ref) & ~finite_both & (ours != ref.astype(dtype))
-        too_far = finite_both & (np.abs(ours - ref) > bound)
-    bad = nan_mismatch | inf_mismatch | too_far
-    if bad.any():
-        i = tuple(np.argwhere(bad)[0]) if bad.ndim else ()
-        raise AssertionError(f"{what} ({np.dtype(dtype).name}): at x={x[i]!r} ours={ours[i]!r} "
-                             f"torch64={ref[i]!r} torch={same_dtype_torch[i]!r}, "
-                             f"{int(bad.sum())} of {bad.size} elements off")
+    bad = torch_oracle.out_of_bounds(ours, ref, dtype, same_dtype_torch, second=second,
+                                     extra=extra, checked=checked)
+    message = torch_oracle.failure(bad, what, dtype, x, ours, ref, same_dtype_torch)
+    if message:
+        raise AssertionError(message)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64],
@@ -147,16 +105,18 @@ def test_value_gradient_and_second_derivative_match_torch(case, dtype, backend, 
         y, dx, second = our_derivatives(case, x, params, policy, g, gg)
     for ours, name in ((y, "value"), (dx, "gradient"), (second, "second derivative")):
         assert type(ours) is np.ndarray and ours.dtype == dtype and ours.shape == x.shape, name
-    ref = reference_derivatives(case, x, params, g, gg)
-    same = torch_derivatives(case, x, params, dtype, g, gg,  # PyTorch keeping what we keep
-                             torch_fn=case.torch_by_policy.get(policy))
-    assert_close(y, ref[0], same[0], dtype, f"{case.name}[{policy}] value", x)
-    assert_close(dx, ref[1], same[1], dtype, f"{case.name}[{policy}] gradient", x)
-    if case.torch_double_backward:
-        finite = np.isfinite(x.astype(np.float64)) & np.isfinite(ref[2])
-        assert_close(np.where(finite, second, 0), np.where(finite, ref[2], 0),
-                     np.where(finite, same[2], 0), dtype,
-                     f"{case.name}[{policy}] second derivative", x, second=True)
+    oracle = case.oracle
+    ref = oracle.reference_derivatives(x, g, gg, params=params)
+    same = oracle.derivatives(x, dtype, g, gg, params=params,  # PyTorch keeping what we keep
+                              policy=policy)
+    extra = oracle.extra(x, dtype, g, gg, params, policy)  # terms that cancel, if any
+    assert_close(y, ref[0], same[0], dtype, f"{case.name}[{policy}] value", x, extra=extra[0])
+    assert_close(dx, ref[1], same[1], dtype, f"{case.name}[{policy}] gradient", x,
+                 extra=extra[1])
+    if oracle.double_backward:
+        assert ref[2] is not None and same[2] is not None
+        assert_close(second, ref[2], same[2], dtype, f"{case.name}[{policy}] second derivative",
+                     x, second=True, extra=extra[2], checked=oracle.second_checked(x, ref[2]))
 
 
 @pytest.mark.parametrize("case", case_policies())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,39 @@ SIZES = st.sampled_from([0, 1, 7, 8, 9, 16, 17]) | st.integers(0, 300)
 CANCELLING = {
     "glu_backward": lambda g, a, b: np.abs(a * g),
     "log_softmax_backward": lambda g, y, g_sum: np.abs(np.exp(y) * g_sum),
+    # derivatives that cross zero (s (1 + x (1 - s)) and the like): their terms cancel there
+    "silu_backward_input": lambda g, x: np.abs(g) * _sig(x) * (1 + np.abs(x) * _sig(-x)),
+    "mish_backward_input": lambda g, x: np.abs(g) * _mish_terms(x),
+    "gelu_backward_input": lambda g, x: np.abs(g) * _gelu_terms(x),
+    "gelu_tanh_backward_input": lambda g, x: np.abs(g) * _gelu_tanh_terms(x),
+    # x - tanh(x) for |x| >= 0.625 (below, a rational form without cancellation); tanh(x)^2
+    # with tanh(x) = 1 - 2e / (1 + e) cancelling mildly for 0.55 <= |x| < 1
+    "tanhshrink_forward": lambda x: np.where(np.abs(x) < 0.625, 0, np.abs(x)),
+    "tanhshrink_backward_input": lambda g, x: np.abs(g * np.tanh(x)),
 }
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _mish_terms(x):
+    t = np.tanh(np.logaddexp(0, x))
+    return t + np.abs(x) * _sig(x) * (1 - t * t)
+
+
+def _gelu_terms(x):
+    phi = np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
+    return 0.5 * np.vectorize(math.erfc, otypes=[float])(-x / np.sqrt(2)) + np.abs(x) * phi
+
+
+def _gelu_tanh_terms(x):
+    x = np.clip(x, -30, 30)
+    beta, kappa = np.sqrt(2 / np.pi), 0.044715
+    v = 2 * beta * x * (1 + kappa * x * x)
+    return _sig(v) * (1 + np.abs(x) * 2 * beta * (1 + 3 * kappa * x * x) * _sig(-v))
+
+
 PARAMS = st.sampled_from([1.0, 0.5, 2.0, 20.0, 0.01, 1.6732632423543772, 1.0507009873554805,
                           -1.0, 0.0, 3.0, 6.0]) | st.floats(-8, 8, width=32)
 

@@ -22,9 +22,10 @@ def run_json(capsys, *args: str) -> tuple[int, dict]:
     return status, json.loads(capsys.readouterr().out)
 
 
-def test_every_activation_and_policy_passes_against_pytorch(capsys):
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_every_activation_and_policy_passes_against_pytorch(capsys, dtype):
     pytest.importorskip("torch")
-    status, out = run_json(capsys)
+    status, out = run_json(capsys, "--dtype", dtype)
     rows = out["rows"]
     assert {r["activation"] for r in rows} == set(report.activation_names())
     failures = [(r["activation"], r["policy"], r["failures"]) for r in rows if not r["ok"]]
@@ -68,6 +69,17 @@ def test_without_pytorch_checks_against_finite_differences(capsys, monkeypatch):
         assert row["errors"]["value"] is None  # float64 has nothing to compare its value with
 
 
+def test_the_oracle_imports_without_pytorch():
+    """tinygrad_act.torch_oracle (and the report) import torch only when asked for an oracle."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from tinygrad_act import report, torch_oracle\n"
+            "assert report.torch_side('gelu') is None\n"
+            "try:\n    torch_oracle.oracle('gelu')\nexcept ImportError:\n    print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
 def broken(softplus):
     """softplus with the right value but a gradient 1e-3 too large: the report must fail it
     (x - raw(x) is zero, but only the first x carries a derivative)."""
@@ -85,6 +97,37 @@ def test_a_wrong_derivative_fails_with_status_1(capsys, monkeypatch, torch_missi
     status, out = run_json(capsys, "--only", "softplus")
     assert status == 1 and not out["ok"]
     assert any("gradient" in f for r in out["rows"] for f in r["failures"])
+
+
+def off_by(fn, relative):
+    """fn with every result (so its derivatives too) scaled by 1 + relative."""
+    return lambda x, *args, save=None, **kwargs: fn(x, *args, save=save, **kwargs) * (
+        1 + relative)
+
+
+# the activations whose oracle is more than PyTorch's plain function: an accurate float64
+# reference (gelu, sigmoid, mish), PyTorch's in-place version for the output policy and terms
+# that cancel (elu), the cancelling-terms bound of the softmax family
+@pytest.mark.parametrize("name", ["gelu", "sigmoid", "mish", "elu", "softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype, relative", [("float32", 1e-4), ("float64", 1e-9)],
+                         ids=["float32", "float64"])
+def test_a_slightly_wrong_activation_fails_with_status_1(capsys, monkeypatch, name, dtype,
+                                                         relative):
+    """Off by 1e-4 (about 800 float32 ulp) or 1e-9 (4.5e6 float64 ulp, 1000 rtol): every policy
+    fails, on the value and on the gradient; the check can fail where the oracle adds to it."""
+    pytest.importorskip("torch")
+    monkeypatch.setattr(ta.activations, name, off_by(getattr(ta.activations, name), relative))
+    status, out = run_json(capsys, "--only", name, "--dtype", dtype)
+    assert status == 1 and not out["ok"]
+    for row in out["rows"]:
+        assert any(f.startswith("value") for f in row["failures"]), row
+        assert any(f.startswith("gradient") for f in row["failures"]), row
+
+
+def test_the_unchanged_activation_passes_where_the_wrong_one_fails(capsys):
+    pytest.importorskip("torch")
+    status, out = run_json(capsys, "--only", "gelu,sigmoid,mish,elu,softmax,log_softmax")
+    assert status == 0 and out["ok"]
 
 
 def test_missing_cupy_is_a_clear_error(capsys, monkeypatch):

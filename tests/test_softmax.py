@@ -2,15 +2,16 @@
 gradient and second derivative; NaN and infinities; 0-d and empty arrays; bytes kept; parameter
 errors.
 
-Tolerance: the generic suite's (test_activations.TOLERANCE: a few ulp, or twice PyTorch's own
-error in the same dtype), plus, for derivatives, 4 ulp of the terms that cancel in them: a
-softmax gradient y * (g - sum(g y)) is zero wherever g is constant along dim, and it comes out
-as a rounding of sum(g y) minus g, whose sign and size depend on the order of the sum; PyTorch's
-float64 result has that error too. The scale is max|g| * n (n elements along dim) for the
-gradient, and max|g| * max|gg| * n**2 for the second derivative. log_softmax's value has the
-same kind of error, log of a sum near 1 (beside a dominant element): its scale is n. How PyTorch
-orders that sum differs between its kernels (along the last dim or another one), so its own
-float64 results differ by this much between layouts.
+Tolerance: tinygrad_act.torch_oracle's check, as in the generic suite (a few ulp, or twice
+PyTorch's own error in the same dtype), plus, for derivatives, 4 ulp of the terms that cancel in
+them (the oracle's `extra`): a softmax gradient y * (g - sum(g y)) is zero wherever g is
+constant along dim, and it comes out as a rounding of sum(g y) minus g, whose sign and size
+depend on the order of the sum; PyTorch's float64 result has that error too. The scale is
+max|g| * n (n elements along dim) for the gradient, and max|g| * max|gg| * n**2 for the second
+derivative. log_softmax's value has the same kind of error, log of a sum near 1 (beside a
+dominant element): its scale is n. How PyTorch orders that sum differs between its kernels
+(along the last dim or another one), so its own float64 results differ by this much between
+layouts.
 """
 
 from __future__ import annotations
@@ -21,31 +22,18 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from test_activations import TOLERANCE, float_values, torch_saved_bytes
+from test_activations import assert_close, float_values, torch_saved_bytes
 
 import tinygrad_act as ta
+from tinygrad_act.torch_oracle import oracle
 
 ACTIVATIONS = {  # name: (ours, torch), each called as f(x, dim)
-    "softmax": (ta.softmax, F.softmax),
-    "log_softmax": (ta.log_softmax, F.log_softmax),
-    "glu": (ta.glu, F.glu),
+    name: (getattr(ta, name), oracle(name).function) for name in ("softmax", "log_softmax", "glu")
 }
 DTYPES = [np.float16, np.float32, np.float64]
-
-
-def torch_derivatives(name, x, dim, dtype, g, gg, second=True):
-    """Value, VJP with g, and d/dx <VJP(g), gg>, in PyTorch, computed in dtype."""
-    xt = torch.tensor(x.astype(dtype), requires_grad=True)
-    y = ACTIVATIONS[name][1](xt, dim)
-    (dx,) = torch.autograd.grad(y, xt, torch.tensor(g.astype(dtype)), create_graph=second)
-    s = torch.zeros_like(xt)
-    if second and dx.requires_grad:
-        (s,) = torch.autograd.grad(dx, xt, torch.tensor(gg.astype(dtype)))
-    return [t.detach().numpy().astype(np.float64) for t in (y, dx, s)]
 
 
 def our_derivatives(name, x, dim, g, gg):
@@ -56,45 +44,21 @@ def our_derivatives(name, x, dim, g, gg):
     return y, dx, second
 
 
-def assert_close(ours, ref, same, dtype, what, x, cancelled=0.0, second=False):
-    """The generic suite's comparison, plus 4 ulp of `cancelled` (see the module docstring)."""
-    rtol, atol, atol_second = TOLERANCE[dtype]
-    ours = np.asarray(ours, dtype=np.float64)
-    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
-    with np.errstate(invalid="ignore", over="ignore"):
-        torch_error = np.where(np.isfinite(same) & np.isfinite(ref), np.abs(same - ref), 0)
-        bound = ((atol_second if second else atol) + rtol * np.abs(ref) + 2 * torch_error
-                 + 4 * np.finfo(dtype).eps * cancelled)
-        finite_both = np.isfinite(ours) & np.isfinite(ref)
-        bad = ((np.isnan(ours) != np.isnan(ref))
-               | (~np.isnan(ref) & ~finite_both & (ours != ref))
-               | (finite_both & (np.abs(ours - ref) > bound)))
-    if bad.any():
-        i = tuple(np.argwhere(bad)[0]) if bad.ndim else ()
-        j = i if x.shape == ours.shape else ()
-        raise AssertionError(f"{what} ({np.dtype(dtype).name}): at x={x[j]!r} ours={ours[i]!r} "
-                             f"torch64={ref[i]!r} torch={same[i]!r}, "
-                             f"{int(bad.sum())} of {bad.size} elements off")
-
-
 def compare(name, x, dim, g, gg, dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning may reach the user
         ours = our_derivatives(name, x, dim, g, gg)
     for o in ours:
         assert type(o) is np.ndarray and o.dtype == dtype
-    ref = torch_derivatives(name, x, dim, np.float64, g, gg)
-    same = torch_derivatives(name, x, dim, dtype, g, gg)
+    torch_side = oracle(name)
+    ref = torch_side.reference_derivatives(x, g, gg, params={"dim": dim})
+    same = torch_side.derivatives(x, dtype, g, gg, params={"dim": dim})
     what = f"{name}(dim={dim}, shape={x.shape})"
-    n = x.shape[dim] if x.ndim else 1
-    g_scale = float(np.max(np.abs(g), initial=0)) * n
-    gg_scale = g_scale * float(np.max(np.abs(gg), initial=0)) * n
-    assert_close(ours[0], ref[0], same[0], dtype, f"{what} value", x,
-                 n if name == "log_softmax" else 0.0)
-    assert_close(ours[1], ref[1], same[1], dtype, f"{what} gradient", x, g_scale)
-    if np.isfinite(x).all():
-        assert_close(ours[2], ref[2], same[2], dtype, f"{what} second derivative", x, gg_scale,
-                     second=True)
+    extra = torch_side.extra(x, dtype, g, gg, {"dim": dim})
+    assert_close(ours[0], ref[0], same[0], dtype, f"{what} value", x, extra=extra[0])
+    assert_close(ours[1], ref[1], same[1], dtype, f"{what} gradient", x, extra=extra[1])
+    assert_close(ours[2], ref[2], same[2], dtype, f"{what} second derivative", x, second=True,
+                 extra=extra[2], checked=torch_side.second_checked(x, ref[2]))
 
 
 @st.composite

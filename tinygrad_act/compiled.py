@@ -99,7 +99,8 @@ template <class F> static void ta_parallel(ptrdiff_t size, int threads, int ftz,
 }
 """
 
-BLOCK = 1 << 18  # elements per call where inputs are broadcast a block at a time
+BLOCK = 1 << 20  # elements per call where inputs are broadcast a block at a time (a thread
+# start per call: under load that waits for a time slice, so blocks stay large)
 _threads: int | None = None
 _flush = contextvars.ContextVar("tinygrad_act_flush_subnormals", default=False)
 
@@ -323,6 +324,7 @@ class CompiledExecutor:
                       else np.ascontiguousarray(np.broadcast_to(a, shape)[rows])
                       for a in call.inputs]
             self._call(call, inputs, [out[rows] for out in call.outputs])
+            del inputs  # before the next block's copies: one block of them at a time
 
     def _call(self, call: Call, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
         arrays = [*inputs, *outputs]

@@ -7,16 +7,22 @@ supports, one row gives:
   next op keeps the activation's output, as a Linear layer does: y * w here), ours and
   PyTorch's, read with `torch.autograd.graph.saved_tensors_hooks`, each storage counted once;
 - the worst relative error of the value, the gradient (a VJP with a fixed random cotangent) and
-  the second derivative (d/dx <VJP, gg>) against PyTorch in float64, over a fixed spread of
+  the second derivative (d/dx <VJP, gg>) against the float64 reference, over a fixed spread of
   inputs: linspace over [-100, 100], standard normals times 3, and +-0;
 - forward and backward time as ratios to PyTorch's (median of interleaved repeats).
 
-Errors are shown as max |ours - ref| / (|ref| + max(atol, smallest normal number)). The check
-an element must pass is the one of tests/test_activations.py:
-|ours - ref| <= atol + rtol |ref| + 2 |torch - ref|, where torch is PyTorch in the same dtype
-(so a spot where PyTorch itself is inexact does not fail us), with NaN and
-infinities in the same places as the reference. (rtol, atol, atol of second derivatives) are
-float16 (4e-3, 1e-7, 2e-3), float32 (3e-6, 1e-37, 2e-7), float64 (1e-12, 1e-300, 1e-15).
+The reference and the check come from tinygrad_act.torch_oracle, the oracle of the test suite
+too (tests/test_activations.py, tests/test_softmax.py): the reference is PyTorch's float64, or
+an accurate float64 formula where PyTorch's own float64 rounds the answer away (sigmoid and
+tanh derivative tails, gelu's left tail, mish, silu, softsign, tanhshrink). Errors are shown as
+max |ours - ref| / (|ref| + max(atol, smallest normal number)). The check an element must pass
+is |ours - ref| <= atol + rtol |ref| + 2 |torch - ref| (+ a few ulp of the terms that cancel,
+where the oracle names them: softmax family, gelu, mish, silu near the zero of their
+gradient, the elu family from its output), where torch is PyTorch in the same dtype keeping
+what the policy keeps (elu_ for elu's output policy), so a spot where PyTorch itself is
+inexact does not fail us, with NaN and infinities in the same places as the reference.
+(rtol, atol, atol of second derivatives) are float16 (4e-3, 1e-7, 2e-3), float32 (3e-6, 1e-37,
+2e-7), float64 (1e-12, 1e-300, 1e-15).
 
 Without PyTorch the reference is float64 central differences of our own float64 forward (and
 of our float64 gradient for the second derivative), with step h = 2^-17 max(1, |x|). Since
@@ -44,16 +50,12 @@ from typing import Any
 import numpy as np
 
 import tinygrad_act as ta
+from tinygrad_act import torch_oracle
 from tinygrad_act.activations import POLICIES
+from tinygrad_act.torch_oracle import ORDERS, TOLERANCE, TorchOracle, out_of_bounds
 
-TOLERANCE = {  # dtype: (rtol, atol, atol of second derivatives), as tests/test_activations.py
-    "float16": (4e-3, 1e-7, 2e-3),
-    "float32": (3e-6, 1e-37, 2e-7),
-    "float64": (1e-12, 1e-300, 1e-15),
-}
 SIZES = {"small": 1024, "medium": 1 << 16, "large": 1 << 20}
 COLUMNS = 16  # inputs are (n / 16, 16): rows for softmax, log_softmax, glu ...
-ORDERS = ("value", "gradient", "second")
 FD_STEP = 2.0 ** -17
 FD_RTOL = 1e-6  # against differences: catches a wrong formula, not a last-bit choice
 
@@ -109,15 +111,17 @@ def our_call(name: str, dtype: Any, convert: Callable[[Any], Any] = lambda a: a)
     return lambda x, save=None: fn(x, *args, save=save, **adapter.kwargs)
 
 
-def torch_call(torch: Any, name: str, dtype: Any) -> Callable | None:
-    """PyTorch's function of the same name with the same extra arguments (in x's dtype)."""
-    fn = getattr(torch.nn.functional, name, None) or getattr(torch, name, None)
-    if fn is None:
+def torch_side(name: str) -> tuple[TorchOracle, tuple, dict] | None:
+    """PyTorch's oracle of `name` (tinygrad_act.torch_oracle) with the adapter's extra
+    arguments; None without PyTorch or where PyTorch has no such function."""
+    try:
+        found = torch_oracle.oracle(name)
+    except ImportError:
+        return None
+    if found is None:
         return None
     adapter = ADAPTERS.get(name, Adapter())
-    args = adapter.args(np.dtype(dtype))
-    return lambda x: fn(x, *(torch.tensor(a, dtype=x.dtype) if isinstance(a, np.ndarray) else a
-                             for a in args), **adapter.kwargs)
+    return found, adapter.args, adapter.kwargs
 
 
 def supported_policies(f: Callable, x: Any) -> tuple[list[str], str | None]:
@@ -161,37 +165,17 @@ def derivatives(f: Callable, x: Any, g: Any, gg: Any) -> tuple[Any, Any, Any]:
 
 @dataclass
 class Reference:
-    """Reference value, gradient and second derivative (float64), with an allowance each."""
+    """Reference value, gradient and second derivative (float64), with what each bound adds."""
 
     source: dict[str, str]  # order -> "torch" | "fd" | "float64"
     values: dict[str, np.ndarray | None]
-    same_dtype: dict[str, np.ndarray | None]  # PyTorch in the dtype asked for, where it runs
-    allowance: dict[str, np.ndarray]  # added to the bound: 2 |torch same dtype - ref| or FD noise
+    # PyTorch in the dtype asked for, where it runs, per policy (PyTorch's function keeping what
+    # the policy keeps, where it has one): twice its error is allowed
+    same_dtype: dict[str | None, dict[str, np.ndarray | None]]
+    extra: dict[str, Any]  # added to the bound: the noise of finite differences
     checked: dict[str, np.ndarray]  # elements that are compared
-
-
-def torch_reference(torch: Any, fn: Callable, x: np.ndarray, g: np.ndarray, gg: np.ndarray,
-                    dtype: Any) -> tuple[list, list | None]:
-    """(float64 results, same-dtype results or None); a missing double backward gives None."""
-
-    def run(torch_dtype: Any) -> list[np.ndarray | None]:
-        xt = torch.tensor(x, dtype=torch_dtype, requires_grad=True)
-        y = fn(xt)
-        (dx,) = torch.autograd.grad(y, xt, torch.tensor(g, dtype=y.dtype), create_graph=True)
-        try:
-            second = (torch.autograd.grad(dx, xt, torch.tensor(gg, dtype=dx.dtype))[0]
-                      if dx.requires_grad else torch.zeros_like(xt))
-        except RuntimeError:  # PyTorch has no double backward for this one
-            second = None
-        return [None if t is None else t.detach().numpy().astype(np.float64)
-                for t in (y, dx, second)]
-
-    reference = run(torch.float64)
-    try:
-        same = run(getattr(torch, np.dtype(dtype).name))
-    except RuntimeError:  # e.g. no float16 kernel on the CPU
-        same = None
-    return reference, same
+    # added to the bound per policy: the terms that cancel (torch_oracle.TorchOracle.extra)
+    policy_extra: dict[str | None, dict[str, Any]] = field(default_factory=dict)
 
 
 def central_vjp(fn: Callable, x: np.ndarray, g: np.ndarray, step: np.ndarray) -> dict:
@@ -240,27 +224,27 @@ def fd_reference(f64: Callable, x: np.ndarray, g: np.ndarray, gg: np.ndarray,
     return Reference(
         source={"value": "" if in_float64 else "float64", "gradient": "fd", "second": "fd"},
         values={"value": None if in_float64 else value, "gradient": grad, "second": second},
-        same_dtype=dict.fromkeys(ORDERS),
-        allowance={"value": np.zeros(value.shape), "gradient": grad_noise,
-                   "second": second_noise},
+        same_dtype={},
+        extra={"value": 0.0, "gradient": grad_noise, "second": second_noise},
         checked={"value": np.ones(value.shape, bool),
                  "gradient": grad_ok & (grad_noise <= 1e-4 * np.abs(grad) + atol),
                  "second": second_ok & (second_noise <= 1e-4 * np.abs(second) + atol_second)})
 
 
-def compare(ours: Any, ref: np.ndarray, allowance: np.ndarray, checked: np.ndarray, dtype: Any,
-            second: bool, min_rtol: float = 0.0) -> tuple[float, int]:
-    """(worst relative error, elements out of bounds) of ours against ref where `checked`."""
-    rtol, atol, atol_second = TOLERANCE[np.dtype(dtype).name]
-    rtol = max(rtol, min_rtol)
-    atol = atol_second if second else atol
+def compare(ours: Any, ref: np.ndarray, dtype: Any, same: np.ndarray | None = None,
+            extra: Any = 0.0, checked: np.ndarray | None = None, second: bool = False,
+            min_rtol: float = 0.0) -> tuple[float, int]:
+    """(worst relative error, elements out of bounds) of ours against ref where `checked`; the
+    bound is torch_oracle.out_of_bounds', the one of the tests."""
+    bad = out_of_bounds(ours, ref, dtype, same, second=second, extra=extra, checked=checked,
+                        min_rtol=min_rtol)
+    atol = torch_oracle.tolerance(dtype, second)[1]
     ours = np.asarray(ours, dtype=np.float64)
     with np.errstate(all="ignore"):
-        finite = np.isfinite(ours) & np.isfinite(ref) & checked
-        nonfinite_bad = checked & ~finite & ~(np.isnan(ours) & np.isnan(ref)) & (ours != ref)
+        finite = np.isfinite(ours) & np.isfinite(ref)
+        if checked is not None:
+            finite &= checked
         error = np.where(finite, np.abs(ours - ref), 0)
-        allowed = atol + rtol * np.abs(ref) + np.where(finite, allowance, 0)
-        bad = nonfinite_bad | (finite & (error > allowed))
         floor = max(atol, float(np.finfo(dtype).tiny))  # below the normal range: absolute
         worst = float(np.max(error / (np.abs(ref) + floor), initial=0.0))
     return worst, int(bad.sum())
@@ -409,29 +393,30 @@ def measure(name: str, config: Config, device: Device, torch: Any | None) -> lis
     g, gg, w = device.to_device(g_np), device.to_device(gg_np), device.to_device(w_np)
     layer_floor = y_np.nbytes + w_np.nbytes  # what y * w keeps by itself
 
+    side = torch_side(name) if torch else None
     reference = None
-    torch_fn = torch and torch_call(torch, name, dtype)
-    if torch_fn is not None:
-        ref, same = torch_reference(torch, torch_fn, x_np, g_np, gg_np, dtype)
-        allowance = [np.zeros(np.shape(r)) if same is None or s is None or r is None else
-                     2 * np.where(np.isfinite(s) & np.isfinite(r), np.abs(s - r), 0)
-                     for s, r in zip(same or ref, ref)]
-        reference = Reference(
-            source=dict.fromkeys(ORDERS, "torch"), values=dict(zip(ORDERS, ref)),
-            same_dtype=dict(zip(ORDERS, same or [None] * 3)),
-            allowance=dict(zip(ORDERS, allowance)),
-            checked={k: np.ones(np.shape(v), bool) for k, v in zip(ORDERS, ref)})
+    if side is not None:
+        reference = torch_reference(side, x_np, g_np, gg_np, dtype,
+                                    sorted(supported, key=lambda p: p != default) or [None])
     if reference is None or reference.values["second"] is None:
         fd = fd_reference(our_call(name, np.float64), x_np, g_np, gg_np, dtype)
         if reference is None:
             reference = fd
         else:  # PyTorch has no second derivative here: use differences for that one
-            for part in ("source", "values", "same_dtype", "allowance", "checked"):
+            for part in ("source", "values", "extra", "checked"):
                 getattr(reference, part)["second"] = getattr(fd, part)["second"]
+            for same in reference.same_dtype.values():
+                same["second"] = None
+            for extra in reference.policy_extra.values():
+                extra["second"] = 0.0
 
     torch_bytes, times = {}, {}
-    if torch_fn is not None:
+    if side is not None:
+        oracle, args, kwargs = side
+        plain = getattr(oracle.function, "__wrapped__", oracle.function)  # no padding here
         dt = getattr(torch, dtype.name)
+        torch_args = args(dtype)
+        torch_fn = lambda x: plain(x, *torch_args, **kwargs)
         try:
             xt = torch.tensor(x_np, dtype=dt, requires_grad=True)
             wt = torch.tensor(w_np, dtype=dt, requires_grad=True)
@@ -460,18 +445,19 @@ def measure(name: str, config: Config, device: Device, torch: Any | None) -> lis
             row.forward_ratio = ours_time[0] / torch_time[0]
             row.backward_ratio = ours_time[1] / torch_time[1]
         results = dict(zip(ORDERS, (device.to_numpy(a) for a in derivatives(our, x, g, gg))))
+        same_dtype = reference.same_dtype.get(policy, {})
+        extra = reference.policy_extra.get(policy, {})
         for order, ours in results.items():
             row.reference[order] = reference.source[order]
-            ref, same = reference.values[order], reference.same_dtype[order]
+            ref, same = reference.values[order], same_dtype.get(order)
             row.errors[order] = None if ref is None else compare(
-                ours, ref, reference.allowance[order], reference.checked[order], dtype,
-                second=order == "second")[0]
+                ours, ref, dtype, checked=reference.checked[order], second=order == "second")[0]
             if same is not None:
-                row.torch_errors[order] = compare(same, ref, np.zeros(ref.shape),
-                                                  reference.checked[order], dtype,
+                row.torch_errors[order] = compare(same, ref, dtype,
+                                                  checked=reference.checked[order],
                                                   second=order == "second")[0]
         check_dtype = dtype
-        if torch_fn is None and dtype != np.float64:
+        if side is None and dtype != np.float64:
             # differences cannot tell the dtype's rounding from a wrong derivative: check the
             # derivatives in float64, where differences are sharp (the dtype's errors are shown)
             check_dtype, results = np.dtype(np.float64), float64_derivatives(name, policy, x_np,
@@ -480,13 +466,41 @@ def measure(name: str, config: Config, device: Device, torch: Any | None) -> lis
             ref = reference.values[order]
             if ref is None or (check_dtype != dtype and order == "value"):
                 continue
-            bad = compare(ours, ref, reference.allowance[order], reference.checked[order],
-                          check_dtype, second=order == "second",
+            bad = compare(ours, ref, check_dtype, same_dtype.get(order),
+                          extra=reference.extra[order] + extra.get(order, 0.0),
+                          checked=reference.checked[order],
+                          second=order == "second",
                           min_rtol=FD_RTOL if reference.source[order] == "fd" else 0.0)[1]
             if bad:
                 row.failures.append(f"{order}: {bad} of {ref.size} elements out of bounds")
         rows.append(row)
     return rows
+
+
+def torch_reference(side: tuple[TorchOracle, Callable, dict], x: np.ndarray, g: np.ndarray,
+                    gg: np.ndarray, dtype: Any, policies: list[str | None]) -> Reference:
+    """PyTorch's float64 reference (its accurate one where PyTorch's float64 rounds the answer
+    away) and, per policy, PyTorch in dtype keeping what the policy keeps (see torch_oracle)."""
+    oracle, args, kwargs = side
+    ref = oracle.reference_derivatives(x, g, gg, args(np.dtype(np.float64)), kwargs)
+    by_fn: dict[Any, list[np.ndarray | None]] = {}
+    same_dtype, policy_extra = {}, {}
+    for policy in policies:
+        fn = oracle.torch_fn(policy)
+        if fn not in by_fn:
+            try:
+                by_fn[fn] = oracle.derivatives(x, dtype, g, gg, args(dtype), kwargs, policy)
+            except RuntimeError:  # e.g. no float16 kernel on the CPU
+                by_fn[fn] = [None] * 3
+        same_dtype[policy] = dict(zip(ORDERS, by_fn[fn]))
+        policy_extra[policy] = dict(zip(ORDERS, oracle.extra(x, dtype, g, gg, kwargs, policy)))
+    checked = {"value": np.ones(x.shape if ref[0] is None else ref[0].shape, bool)}
+    checked["gradient"] = np.ones(x.shape, bool)
+    checked["second"] = (np.ones(x.shape, bool) if ref[2] is None
+                         else oracle.second_checked(x, ref[2]))
+    return Reference(source=dict.fromkeys(ORDERS, "torch"), values=dict(zip(ORDERS, ref)),
+                     same_dtype=same_dtype, extra=dict.fromkeys(ORDERS, 0.0), checked=checked,
+                     policy_extra=policy_extra)
 
 
 def float64_derivatives(name: str, policy: str | None, x: np.ndarray, g: np.ndarray,
@@ -585,9 +599,13 @@ def notes(info: dict[str, Any]) -> list[str]:
         "`*` marks the default policy. B/elt: bytes kept for backward per input element; "
         "in layer: the extra bytes when the next op keeps the output too (y * w, as a Linear).",
         "err: max |ours - ref| / (|ref| + max(atol, smallest normal)) over linspace(-100, 100), "
-        "3 * normal and +-0; (torch): PyTorch's own error in this dtype, same reference; "
-        f"check: |ours - ref| <= {atol:g} + {rtol:g} |ref| + 2 |torch - ref| "
-        f"(atol {atol2:g} for second derivatives), NaN and inf where the reference has them.",
+        "3 * normal and +-0, ref: float64 from tinygrad_act.torch_oracle (PyTorch's, or an "
+        "accurate formula where PyTorch's float64 rounds the answer away); (torch): PyTorch's "
+        "own error in this dtype (keeping what the policy keeps, e.g. elu_ for output), same "
+        f"reference; check: |ours - ref| <= {atol:g} + {rtol:g} |ref| + 2 |torch - ref| "
+        f"(atol {atol2:g} for second derivatives), plus a few ulp of the terms that cancel "
+        "(softmax family; gelu, mish, silu near the zero of their gradient; the elu family "
+        "from its output), NaN and inf where the reference has them.",
     ]
     if not info["torch"]:
         lines.append("PyTorch is not installed: its columns are empty; derivatives are checked "

@@ -15,8 +15,15 @@ __device__ __forceinline__ C ta_sigmoid(C z) {
 }
 
 // np.maximum / np.minimum: NaN if either argument is NaN (fmax and std::max are not).
-__device__ __forceinline__ C ta_maximum(C a, C b) { return (a >= b || isnan(a)) ? a : b; }
-__device__ __forceinline__ C ta_minimum(C a, C b) { return (a <= b || isnan(a)) ? a : b; }
+// Written as a select then a NaN fix-up so that GCC vectorises them even when nested.
+__device__ __forceinline__ C ta_maximum(C a, C b) {
+    const C m = a >= b ? a : b;
+    return isnan(a) ? a : m;
+}
+__device__ __forceinline__ C ta_minimum(C a, C b) {
+    const C m = a <= b ? a : b;
+    return isnan(a) ? a : m;
+}
 
 // sigmoid(x) and sigmoid(-x), each within about an ulp in both tails: with e = exp(-|x|) <= 1,
 // the smaller is e / (1 + e), the larger 1 - e / (1 + e) (smooth.py: _sigmoid_pair).

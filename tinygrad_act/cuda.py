@@ -154,15 +154,24 @@ def _load_sources(folder: Path, stamp: tuple) -> dict[str, KernelSource]:
     return sources
 
 
-def kernel_sources() -> dict[str, KernelSource]:
-    """Every kernel with CUDA text, by name (re-read when a file in kernels/ changes)."""
-    folder = kernel_dir()
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.cu*")))
-    return _load_sources(folder, stamp)
+def kernel_sources(rescan: bool = False) -> dict[str, KernelSource]:
+    """Every kernel with CUDA text, by name; the folder is listed once per process, and again
+    with `rescan` (after a file in kernels/ changed), not on every launch."""
+    global _scanned
+    if _scanned is None or rescan:
+        folder = kernel_dir()
+        _scanned = (folder, tuple((p.name, p.stat().st_mtime_ns)
+                                  for p in sorted(folder.glob("*.cu*"))))
+    return _load_sources(*_scanned)
+
+
+_scanned: tuple[Path, tuple[tuple[str, int], ...]] | None = None
 
 
 def kernel_source(name: str) -> KernelSource:
     sources = kernel_sources()
+    if name not in sources:
+        sources = kernel_sources(rescan=True)  # a kernel written since the first launch
     if name not in sources:
         raise NotImplementedError(f"kernel {name} has a NumPy reference but no CUDA text in "
                                   f"{kernel_dir()}: write it there (see docs/kernels.md)")

@@ -78,7 +78,8 @@ def _softmax_forward(xp, x, *, dim):
         return x.copy()
     c = _upcast(xp, x)
     _, e = _max_shifted_exp(xp, c, dim)
-    return (e / xp.sum(e, axis=dim, keepdims=True)).astype(x.dtype)
+    e /= xp.sum(e, axis=dim, keepdims=True)
+    return e.astype(x.dtype, copy=False)
 
 
 def _log_softmax_forward_op(xp, x, *, dim):
@@ -87,19 +88,19 @@ def _log_softmax_forward_op(xp, x, *, dim):
     c = _upcast(xp, x)
     m, e = _max_shifted_exp(xp, c, dim)
     log_sum = xp.log(xp.sum(e, axis=dim, keepdims=True))
-    return launch("log_softmax_forward", c, m, log_sum).astype(x.dtype)
+    return launch("log_softmax_forward", c, m, log_sum).astype(x.dtype, copy=False)
 
 
 def _softmax_backward_forward(xp, g, out, *, dim):
     g32, y32 = _upcast(xp, g), _upcast(xp, out)
     dot = xp.sum(g32 * y32, axis=dim, keepdims=True)
-    return launch("softmax_backward", g32, y32, dot).astype(g.dtype)
+    return launch("softmax_backward", g32, y32, dot).astype(g.dtype, copy=False)
 
 
 def _log_softmax_backward_forward(xp, g, out, *, dim):
     g32, y32 = _upcast(xp, g), _upcast(xp, out)
     g_sum = xp.sum(g32, axis=dim, keepdims=True)
-    return launch("log_softmax_backward", g32, y32, g_sum).astype(g.dtype)
+    return launch("log_softmax_backward", g32, y32, g_sum).astype(g.dtype, copy=False)
 
 
 def _along(x, dim):

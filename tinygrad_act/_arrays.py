@@ -36,10 +36,10 @@ def array_namespace(*values: Any):
     """NumPy or CuPy, whichever the raw values live in; mixing the two is an error."""
     has_numpy = has_cupy = False
     for value in values:
-        if is_cupy_array(value):
-            has_cupy = True
-        elif isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray):
             has_numpy = True
+        elif not isinstance(value, float | int | np.generic) and is_cupy_array(value):
+            has_cupy = True
     if has_numpy and has_cupy:
         raise TypeError(
             "mixed NumPy and CuPy arrays in one computation: move them to one device first "

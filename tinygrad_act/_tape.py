@@ -100,6 +100,7 @@ class Op:
                              "or an extra; rename the input")
         if not self.variadic and len(self.vjps) != len(self.input_names):
             raise ValueError(f"op {name}: one VJP rule per input {self.input_names}")
+        self.keepable = (*self.input_names, *self.extras, "y")
         self.kept_by_rule = []
         self.params_by_rule = []
         for rule in self.vjps:
@@ -154,13 +155,19 @@ def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool 
         if op.extras:
             return result if want_extras else result[0]
         return (result, {}) if want_extras else result
-    values = tuple(a.value if isinstance(a, Tracer) and a.tape is tape else a for a in args)
+    on_tape = [isinstance(a, Tracer) and a.tape is tape for a in args]
+    values = tuple(a.value if traced else a for a, traced in zip(args, on_tape))
     y, extras = bind(op, values, params, want_extras=True)
-    parents = tuple(a.slot if isinstance(a, Tracer) and a.tape is tape else None for a in args)
-    needed = {name for index, parent in enumerate(parents) if parent is not None
-              for name in op.kept_by_rule[op.rule(index)]}
-    named = {**dict(zip(op.input_names, values)), **extras, "y": y}
-    kept = {name: value for name, value in named.items() if name in needed}
+    parents = tuple(a.slot if traced else None for a, traced in zip(args, on_tape))
+    needed = set()
+    for index, traced in enumerate(on_tape):
+        if traced:
+            needed.update(op.kept_by_rule[op.rule(index)])
+    kept = {}  # in the op's order: inputs, extras, output
+    for name in op.keepable:
+        if name in needed:
+            kept[name] = (y if name == "y" else extras[name] if name in extras
+                          else values[op.input_names.index(name)])
     meta = tuple((shape_of(v), dtype_of(v)) for v in values)
     out = tape.record(Record(op, params, parents, meta, kept, -1), y)
     return (out, extras) if want_extras else out

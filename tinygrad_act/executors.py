@@ -79,9 +79,9 @@ class NumpyExecutor:
 
     def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
         dtype = _float_dtype(k, arrays)
-        compute = np.float32 if dtype == np.float16 else dtype
-        arrays = tuple(a if n == MASK else np.asarray(a, dtype=compute)
-                       for n, a in zip(k.inputs, arrays))
+        if dtype == np.float16:  # computed in float32, rounded once at the end
+            arrays = tuple(a if n == MASK else a.astype(np.float32)
+                           for n, a in zip(k.inputs, arrays))
         floats = [a for n, a in zip(k.inputs, arrays) if n != MASK]
         large = any(a.size > self.block for a in floats)  # small arrays skip the shape work
         with np.errstate(all="ignore"):  # overflow and NaN are part of the math, not news
@@ -160,11 +160,11 @@ def launch(name: str, *arrays: Any, **params: Any) -> Any:
 
 
 def _float_dtype(k: Kernel, arrays: tuple[Any, ...]) -> np.dtype:
-    dtypes = {np.dtype(a.dtype) for n, a in zip(k.inputs, arrays) if n != MASK}
-    if len(dtypes) != 1 or not dtypes <= set(FLOAT_DTYPES):
+    dtypes = [a.dtype for n, a in zip(k.inputs, arrays) if n != MASK]
+    if dtypes[0] not in FLOAT_DTYPES or any(d != dtypes[0] for d in dtypes):
         raise TypeError(f"kernel {k.name} needs float16, float32 or float64 arrays of one dtype, "
-                        f"got {sorted(map(str, dtypes))}")
-    return dtypes.pop()
+                        f"got {sorted(set(map(str, dtypes)))}")
+    return np.dtype(dtypes[0])
 
 
 def pack_mask(condition: Any) -> Any:

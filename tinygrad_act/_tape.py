@@ -16,6 +16,7 @@ arrays are kept. The record holds them until backward has consumed them.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import itertools
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ import numpy as np
 from ._arrays import array_namespace, dtype_of, root_buffer, shape_of
 
 _tape_levels = itertools.count(1)
+_quiet = contextvars.ContextVar("tinygrad_act_numpy_silenced", default=False)
 
 
 class Tracer:
@@ -150,26 +152,32 @@ def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool 
     tape = _top_tape(args)
     if tape is None:
         xp = array_namespace(*args)
-        with np.errstate(all="ignore"):  # like PyTorch: inf and NaN are values, not warnings
+        if _quiet.get():  # inside Tape.backward, which silences NumPy already
             result = op.forward(xp, *args, **params)
+        else:
+            with np.errstate(all="ignore"):  # like PyTorch: inf and NaN are values, not warnings
+                result = op.forward(xp, *args, **params)
         if op.extras:
             return result if want_extras else result[0]
         return (result, {}) if want_extras else result
-    on_tape = [isinstance(a, Tracer) and a.tape is tape for a in args]
-    values = tuple(a.value if traced else a for a, traced in zip(args, on_tape))
-    y, extras = bind(op, values, params, want_extras=True)
-    parents = tuple(a.slot if traced else None for a, traced in zip(args, on_tape))
-    needed = set()
-    for index, traced in enumerate(on_tape):
-        if traced:
+    values, parents, needed = [], [], set()
+    for index, arg in enumerate(args):
+        if isinstance(arg, Tracer) and arg.tape is tape:
+            values.append(arg.value)
+            parents.append(arg.slot)
             needed.update(op.kept_by_rule[op.rule(index)])
+        else:
+            values.append(arg)
+            parents.append(None)
+    y, extras = bind(op, values, params, want_extras=True)
     kept = {}  # in the op's order: inputs, extras, output
-    for name in op.keepable:
-        if name in needed:
-            kept[name] = (y if name == "y" else extras[name] if name in extras
-                          else values[op.input_names.index(name)])
+    if needed:
+        for name in op.keepable:
+            if name in needed:
+                kept[name] = (y if name == "y" else extras[name] if name in extras
+                              else values[op.input_names.index(name)])
     meta = tuple((shape_of(v), dtype_of(v)) for v in values)
-    out = tape.record(Record(op, params, parents, meta, kept, -1), y)
+    out = tape.record(Record(op, params, tuple(parents), meta, kept, -1), y)
     return (out, extras) if want_extras else out
 
 
@@ -192,9 +200,18 @@ class Tape:
         self.records.append(record)
         return out
 
-    @np.errstate(all="ignore")  # rules may compute raw NumPy arithmetic on inf and NaN
     def backward(self, out_slot: int, seed: Any, wrt_slots: Sequence[int],
                  release: bool = True) -> list[Any]:
+        # rules may compute raw NumPy arithmetic on inf and NaN: silence NumPy once for all
+        token = _quiet.set(True)
+        try:
+            with np.errstate(all="ignore"):
+                return self._backward(out_slot, seed, wrt_slots, release)
+        finally:
+            _quiet.reset(token)
+
+    def _backward(self, out_slot: int, seed: Any, wrt_slots: Sequence[int],
+                  release: bool) -> list[Any]:
         """Cotangents of the slots `wrt_slots` given the output's cotangent `seed`.
 
         Walks the records newest first; each rule is written with differentiable ops, so when

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import dtype_of, result_dtype
+from .._arrays import FLOAT_DTYPES, dtype_of, result_dtype
 from .._tape import Op, raw
 from ..executors import kernel
 from ..primitives import _sigmoid_forward, abs, astype, clip, exp, sign, where
@@ -248,7 +248,7 @@ def _split(a):
 def _float_input(x: Any) -> Any:
     """Python numbers and integer arrays become float64 (as NumPy's ufuncs do); floats stay."""
     dtype = dtype_of(raw(x))
-    if dtype is not None and np.issubdtype(dtype, np.floating):
+    if dtype is not None and dtype in FLOAT_DTYPES:  # (None == np.dtype("float64") holds)
         return x
     return astype(x, np.float64)
 

@@ -88,13 +88,15 @@ def _forward(kernel_name: str, with_mask: bool = False) -> Callable:
     return lambda xp, x, **params: launch(kernel_name, x, **params)
 
 
-def backward_op(name: str, kernel_name: str, vjp_g: Callable, vjp_kept: Callable | None) -> Op:
-    """A fused backward op backward(g, kept, **params) with its own rules (double backward).
+def backward_op(name: str, kernel_name: str, vjp_kept: Callable | None) -> Op:
+    """A fused backward op backward(g, kept, **params) = g * dy/dx, with its own rules.
 
-    vjp_g(gg, kept, **params) is the cotangent of g (the op is linear in g: usually the op
-    itself); vjp_kept(gg, g, kept, **params) that of the kept array (None for a mask).
+    It is linear in g and elementwise (a diagonal Jacobian), so the cotangent of g is this same
+    op applied to gg; vjp_kept(gg, g, kept, **params) is the cotangent of the kept array, that
+    is gg * g * d(dy/dx)/d(kept) (None for a mask, whose derivative is zero).
     """
     forward = lambda xp, g, kept, **params: launch(kernel_name, g, kept, **params)
-    rules = [lambda gg, kept, **p: vjp_g(gg, kept, **p),
-             None if vjp_kept is None else (lambda gg, g, kept, **p: vjp_kept(gg, g, kept, **p))]
-    return Op(name, forward, rules)
+    op = Op(name, forward, [
+        lambda gg, kept, **p: op(gg, kept, **p),
+        None if vjp_kept is None else (lambda gg, g, kept, **p: vjp_kept(gg, g, kept, **p))])
+    return op

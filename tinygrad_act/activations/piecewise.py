@@ -54,7 +54,6 @@ def _relu_backward_mask(g, mask):
 
 relu_backward = {
     policy: backward_op("relu_backward", f"relu_backward_{policy}",
-                        vjp_g=lambda gg, kept, _p=policy, **p: relu_backward[_p](gg, kept, **p),
                         vjp_kept=None)  # relu'' = 0 wherever it exists
     for policy in ("input", "output", "mask")}
 _relu_ops = elementwise_ops("relu", "relu_forward", relu_backward, "relu_forward_mask")
@@ -97,12 +96,8 @@ def _two_valued(name: str, params: str, forward, passes, on, off,
         kernel(f"{name}_backward_output", inputs="g y", outputs="dx", params=params)(
             lambda g, y, **p: np.where(passes_from_output(y, **p), on(g, **p), off(g, **p)))
         policies += ("output",)
-    backward = {
-        policy: backward_op(f"{name}_backward", f"{name}_backward_{policy}",
-                            vjp_g=lambda gg, kept, _p=policy, **p: backward[_p](gg, kept, **p),
-                            vjp_kept=None)
-        for policy in policies}
-    return backward
+    return {policy: backward_op(f"{name}_backward", f"{name}_backward_{policy}", vjp_kept=None)
+            for policy in policies}
 
 
 def _ops(op_name: str, kernels: str, backward: dict[str, Any]) -> dict[str, Any]:
@@ -326,7 +321,6 @@ def _hardswish_backward_input(g, x):
 
 hardswish_backward_input = backward_op(
     "hardswish_backward", "hardswish_backward_input",
-    vjp_g=lambda gg, x: hardswish_backward_input(gg, x),
     # d2y/dx2 = 1/3 on the open interval (-3, 3), 0 elsewhere (PyTorch's rule)
     vjp_kept=lambda gg, g, x: where((x > -3) & (x < 3), gg * g / 3, 0))
 _hardswish_ops = elementwise_ops("hardswish", "hardswish_forward",
@@ -397,8 +391,8 @@ def _rrelu_train_backward_op(policy: str) -> Op:
     def forward(xp, g, kept, *, seed, lower, upper):
         return launch(f"rrelu_train_backward_{policy}", g, kept, _slopes(g, seed, lower, upper))
     # linear in g: its derivative is itself; the second derivative is zero
-    return Op("rrelu_backward", forward,
-              [lambda gg, kept, **p: _rrelu_train_backward[policy](gg, kept, **p), None])
+    op = Op("rrelu_backward", forward, [lambda gg, kept, **p: op(gg, kept, **p), None])
+    return op
 
 
 _rrelu_train_backward = {policy: _rrelu_train_backward_op(policy) for policy in ("input", "mask")}

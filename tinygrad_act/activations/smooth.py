@@ -53,13 +53,11 @@ def _softplus_backward_output(g, y, beta, threshold):
 
 softplus_backward_input = backward_op(
     "softplus_backward", "softplus_backward_input",
-    vjp_g=lambda gg, x, **p: softplus_backward_input(gg, x, **p),
     # d/dx sigmoid(bx) = b sigmoid(bx) sigmoid(-bx): two sigmoids stay exact in both tails
     vjp_kept=lambda gg, g, x, *, beta, threshold: where(
         x * beta > threshold, 0, gg * g * beta * _sigmoid(x * beta) * _sigmoid(-x * beta)))
 softplus_backward_output = backward_op(
     "softplus_backward", "softplus_backward_output",
-    vjp_g=lambda gg, y, **p: softplus_backward_output(gg, y, **p),
     # d/dy (1 - exp(-by)) = b exp(-by); the tape multiplies by dy/dx
     vjp_kept=lambda gg, g, y, *, beta, threshold: where(
         y * beta > threshold, 0, gg * g * beta * exp(-y * beta)))
@@ -258,14 +256,9 @@ def _activation_ops(name: str, second: dict[str, Callable]) -> dict[str, Op]:
 
     second[policy](gg, g, kept, **params) is the cotangent of the kept array (x or y) of the
     fused backward op g * dy/dx: gg * g * d(dy/dx)/d(kept), written with core primitives.
-    The fused backward is linear in g, so the cotangent of g is the op itself applied to gg.
     """
-    backward = {}
-    for policy, vjp_kept in second.items():
-        backward[policy] = backward_op(
-            f"{name}_backward", f"{name}_backward_{policy}",
-            vjp_g=lambda gg, kept, _policy=policy, **p: backward[_policy](gg, kept, **p),
-            vjp_kept=vjp_kept)
+    backward = {policy: backward_op(f"{name}_backward", f"{name}_backward_{policy}", vjp_kept)
+                for policy, vjp_kept in second.items()}
     return elementwise_ops(name, f"{name}_forward", backward)
 
 

@@ -69,6 +69,18 @@ def test_without_pytorch_checks_against_finite_differences(capsys, monkeypatch):
         assert row["errors"]["value"] is None  # float64 has nothing to compare its value with
 
 
+def test_the_default_run_passes_without_pytorch(capsys, monkeypatch):
+    """The README's main command on a NumPy-only machine: every activation, float32; output
+    policies that could keep x instead are shown, not judged (their tails are PyTorch's)."""
+    monkeypatch.setitem(sys.modules, "torch", None)
+    status, out = run_json(capsys, "--size", "4096")
+    assert status == 0, [(r["activation"], r["policy"], r["failures"]) for r in out["rows"]
+                         if r["failures"]]
+    judged = {(r["activation"], r["policy"]) for r in out["rows"] if r["checked"]}
+    assert ("sigmoid", "input") in judged and ("sigmoid", "output") not in judged
+    assert ("softmax", "output") in judged and ("relu", "mask") in judged
+
+
 def test_the_oracle_imports_without_pytorch():
     """tinygrad_act.torch_oracle (and the report) import torch only when asked for an oracle."""
     code = ("import sys; sys.modules['torch'] = None\n"

@@ -1,14 +1,39 @@
 // glu: y = a sigmoid(b), PyTorch's formula a * (1 / (1 + exp(-b))). Mirrors
 // activations/softmax.py.
 
+__device__ __forceinline__ C ta_glu(C a, C b) { return a * (1 / (1 + exp(-b))); }
+
+__device__ __forceinline__ void ta_glu_backward(C g, C a, C b, C& da, C& db) {
+    const C s = 1 / (1 + exp(-b));
+    da = s * g;
+    db = (1 - s) * s * a * g;  // PyTorch's formula and order
+}
+
 // kernel: glu_forward
 // in: T a, T b
 // out: T y
-y = a * (1 / (1 + exp(-b)));
+y = ta_glu(a, b);
 
 // kernel: glu_backward
 // in: T g, T a, T b
 // out: T da, T db
-const C s = 1 / (1 + exp(-b));
-da = s * g;
-db = (1 - s) * s * a * g;  // PyTorch's formula and order
+ta_glu_backward(g, a, b, da, db);
+
+// The compiled CPU path reads the halves of a row in place and writes both halves of dx into
+// one array (the kernels above take the halves as separate arrays, which the host would copy).
+
+// rows: glu_rows_forward
+// in: T x
+// out: T y
+const ptrdiff_t half = n_ / 2;
+for (ptrdiff_t j = 0; j < half; ++j) y[j] = (T)ta_glu(C(x[j]), C(x[half + j]));
+
+// rows: glu_rows_backward
+// in: T g, T x
+// out: T dx
+for (ptrdiff_t j = 0; j < n_; ++j) {
+    C da, db;
+    ta_glu_backward(C(g[j]), C(x[j]), C(x[n_ + j]), da, db);
+    dx[j] = (T)da;
+    dx[n_ + j] = (T)db;
+}

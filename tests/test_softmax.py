@@ -34,6 +34,18 @@ ACTIVATIONS = {  # name: (ours, torch), each called as f(x, dim)
     name: (getattr(ta, name), oracle(name).function) for name in ("softmax", "log_softmax", "glu")
 }
 DTYPES = [np.float16, np.float32, np.float64]
+BACKENDS = ["numpy", "compiled"]  # compiled: the `// rows:` kernels of kernels/softmax.cu, glu.cu
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    if request.param == "compiled":
+        try:
+            ta.compiled.compiler()
+        except RuntimeError as error:
+            pytest.skip(str(error))
+    with ta.backend(request.param):
+        yield request.param
 
 
 def our_derivatives(name, x, dim, g, gg):
@@ -77,7 +89,7 @@ def array_and_dim(draw, dtype, name, finite):
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
 @settings(max_examples=20)
 @given(data=st.data())
-def test_value_gradient_and_second_derivative_match_torch(name, dtype, data):
+def test_value_gradient_and_second_derivative_match_torch(name, dtype, backend, data):
     finite = data.draw(st.booleans(), label="finite")
     x, dim = data.draw(array_and_dim(dtype, name, finite), label="x, dim")
     width = np.finfo(dtype).bits
@@ -88,7 +100,7 @@ def test_value_gradient_and_second_derivative_match_torch(name, dtype, data):
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_nan_and_infinities_as_torch(name):
+def test_nan_and_infinities_as_torch(name, backend):
     rows = [[np.nan, 1.0], [np.inf, 1.0], [-np.inf, 1.0], [-np.inf, -np.inf], [np.inf, np.inf],
             [-np.inf, np.inf], [1e308, -1e308], [0.0, 800.0], [800.0, -800.0], [np.inf, -800.0],
             [-np.inf, 800.0]]
@@ -103,7 +115,7 @@ def test_nan_and_infinities_as_torch(name):
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
 @pytest.mark.parametrize("shape_dim", [((0,), 0), ((3, 0), 1), ((0, 4), -1), ((0, 4), 0)],
                          ids=["0", "3x0", "0x4-last", "0x4-first"])
-def test_empty_arrays(name, shape_dim):
+def test_empty_arrays(name, shape_dim, backend):
     shape, dim = shape_dim
     x = np.zeros(shape, np.float32)
     y, dx, second = our_derivatives(name, x, dim, np.ones(shape_of(name, shape, dim), np.float32),
@@ -175,7 +187,7 @@ def test_dtype_argument_converts_first(name):
     assert dx.dtype == np.float16
 
 
-def test_float16_sums_many_elements_without_overflow():
+def test_float16_sums_many_elements_without_overflow(backend):
     x = np.zeros(70000, np.float16)  # a float16 sum of 70000 ones would overflow (max 65504)
     np.testing.assert_allclose(ta.softmax(x, 0), np.float16(1 / 70000), rtol=1e-3)
     np.testing.assert_allclose(ta.log_softmax(x, 0), np.float16(-np.log(70000)), rtol=1e-3)
@@ -210,3 +222,60 @@ def test_keeps_no_more_than_torch(name, capsys):
     # softmax and log_softmax keep y, which the matmul keeps too: counted once
     if name != "glu":
         assert ours_chain == ours_alone + w.nbytes
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float16", "float32", "float64"])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("layout", ["last", "first", "middle", "transposed"])
+def test_long_rows_in_every_layout_as_torch(name, dtype, layout, backend):
+    """Rows long enough for the compiled rows kernels' vectorised sums and several threads
+    (2^16 elements and more), along the last dim (contiguous rows), the first or a middle one
+    (strided rows) and of a transposed, non-contiguous input."""
+    rng = np.random.default_rng(7)
+    shapes = {"last": ((64, 2048), -1), "first": ((2048, 64), 0), "middle": ((8, 1024, 8), 1),
+              "transposed": ((2048, 64), 0)}
+    shape, dim = shapes[layout]
+    x = (rng.standard_normal(shape) * 8).astype(dtype)
+    if layout == "transposed":
+        x, dim = x.T, 1
+    g = rng.uniform(-2, 2, shape_of(name, x.shape, dim)).astype(dtype)
+    gg = rng.uniform(-2, 2, x.shape).astype(dtype)
+    compare(name, x, dim, g, gg, dtype)
+
+
+def test_compiled_rows_equal_the_numpy_steps_up_to_the_order_of_sums():
+    """The rows kernels compute what the elementwise steps compute; only sums are ordered
+    differently, so they agree within a few ulp of the terms (float64, every activation and
+    its backward; log_softmax's y = (x - m) - log(sum) cancels near 0, so absolute)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((256, 512)) * 4
+    g = rng.standard_normal((256, 512))
+    for name in ACTIVATIONS:
+        f = partial(ACTIVATIONS[name][0], dim=-1)
+        gy = g[:, :256] if name == "glu" else g
+        y, pullback = ta.vjp(f, x)
+        with ta.backend("compiled"):
+            yc, pullback_c = ta.vjp(f, x)
+        np.testing.assert_allclose(yc, y, rtol=1e-14, atol=1e-13)
+        np.testing.assert_allclose(pullback_c(gy)[0], pullback(gy)[0], rtol=1e-12, atol=1e-13)
+
+
+def test_compiled_rows_keep_no_intermediate_array():
+    """A forward and backward step holds y, dx and what the tape keeps: the rows kernels
+    write their results directly (traced with tracemalloc, which sees NumPy's allocations)."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
+    for name in ACTIVATIONS:
+        f = partial(ACTIVATIONS[name][0], dim=-1)
+        with ta.backend("compiled"):
+            y, pullback = ta.vjp(f, x)
+            g = np.ones_like(y)
+            tracemalloc.start()
+            tracemalloc.reset_peak()
+            y, pullback = ta.vjp(f, x)
+            (dx,) = pullback(g)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        bound = y.nbytes + dx.nbytes  # y is what the tape keeps (softmax), or x (glu)
+        assert peak <= bound + (64 << 10), f"{name}: peak {peak} > y + dx = {bound}"

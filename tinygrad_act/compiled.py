@@ -20,6 +20,7 @@ import contextvars
 import ctypes
 import functools
 import hashlib
+import math
 import os
 import platform
 import shutil
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .cuda import Call, KernelSource, kernel_sources, prepare
+from .cuda import Call, KernelSource, kernel_source, kernel_sources, prepare
 from .executors import MASK, Kernel, row_blocks
 
 FLAGS = ("-std=c++17", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math",
@@ -82,9 +83,9 @@ extern "C" int ta_can_flush() {
 #endif
 }
 
-// body(begin, end) over [0, size) split into `threads` contiguous chunks.
-template <class F> static void ta_parallel(ptrdiff_t size, int threads, int ftz, F body) {
-    const ptrdiff_t grain = 1 << 15;
+// body(begin, end) over [0, size) split into `threads` contiguous chunks of `grain` or more.
+template <class F>
+static void ta_parallel(ptrdiff_t size, int threads, int ftz, F body, ptrdiff_t grain = 1 << 15) {
     const ptrdiff_t most = (size + grain - 1) / grain;
     const int t = (int)std::max<ptrdiff_t>(1, std::min<ptrdiff_t>(threads, most));
     const ptrdiff_t step = ((size + t - 1) / t + 63) / 64 * 64;
@@ -97,6 +98,13 @@ template <class F> static void ta_parallel(ptrdiff_t size, int threads, int ftz,
     run(0, step);
     for (std::thread& worker : pool) worker.join();
 }
+
+// Row j of an array whose rows are not contiguous: element j is p[j * stride].
+template <class X> struct ta_strided {
+    X* p;
+    ptrdiff_t stride;
+    X& operator[](ptrdiff_t j) const { return p[j * stride]; }
+};
 """
 
 BLOCK = 1 << 20  # elements per call where inputs are broadcast a block at a time (a thread
@@ -156,9 +164,10 @@ def host_source(path: Path, sources: Iterable[KernelSource]) -> str:
     parts = [HOST_PRELUDE]
     for suffix, ctype in SUFFIX.values():
         parts += [f"namespace ta_{suffix} {{", f"typedef {ctype} T;", sources[0].preamble]
-        parts += [_host_kernel(src) for src in sources]
+        parts += [_host_rows(src) if src.rows else _host_kernel(src) for src in sources]
         parts.append(f"}}  // namespace ta_{suffix}")
-        parts += [f'extern "C" void {src.name}_{suffix}(void* const* a, const double* p, '
+        parts += [_rows_entry(src, suffix) if src.rows else
+                  f'extern "C" void {src.name}_{suffix}(void* const* a, const double* p, '
                   f"long long size, long long n, int threads, int ftz) {{\n"
                   f"    ta_parallel(size, threads, ftz, [=](ptrdiff_t b, ptrdiff_t e) "
                   f"{{ ta_{suffix}::{src.name}(b, e, a, p, n); }});\n}}" for src in sources]
@@ -219,6 +228,42 @@ def _host_kernel(src: KernelSource) -> str:
         "}", "}", "}"])
 
 
+def _host_rows(src: KernelSource) -> str:
+    """A `// rows:` kernel as a function of one row: each array is a row of T (`x[j]`; a plain
+    pointer where rows are contiguous, so loops vectorise, a `ta_strided` one where they are
+    not), `n_` the row length of the first input, parameters `const C`. The body does its own
+    loops and rounding: it sees whole rows, so it can reduce and then write."""
+    arrays = [*src.inputs, *src.outputs]
+    consts = ["const " if k < len(src.inputs) else "" for k in range(len(arrays))]
+    params = "".join(f"const C {name} = (C)p[{k}];\n" for k, name in enumerate(src.params))
+    head = ", ".join(f"R{k} {name}" for k, name in enumerate(arrays))
+    template = ", ".join(f"class R{k}" for k in range(len(arrays)))
+    row = [f"template <{template}>",
+           f"static void {src.name}_row({head}, ptrdiff_t n_, const double* p) {{",
+           f"(void)p;\n{params}{src.body}", "}"]
+    pointer = [f"static_cast<{c}T*>(a[{k}]) + o * lengths[{k}] * inner + i"
+               for k, c in enumerate(consts)]
+    plain = ", ".join(pointer)
+    strided = ", ".join(f"ta_strided<{c}T>{{{ptr}, inner}}" for c, ptr in zip(consts, pointer))
+    return "\n".join([
+        *row,
+        f"static void {src.name}(ptrdiff_t begin, ptrdiff_t end, void* const* a, "
+        "const double* p, const long long* lengths, long long inner) {",
+        "for (ptrdiff_t r = begin; r < end; ++r) {",
+        "const ptrdiff_t o = r / inner, i = r % inner;",
+        f"if (inner == 1) {src.name}_row({plain}, lengths[0], p);",
+        f"else {src.name}_row({strided}, lengths[0], p);",
+        "}", "}"])
+
+
+def _rows_entry(src: KernelSource, suffix: str) -> str:
+    return (f'extern "C" void {src.name}_{suffix}(void* const* a, const double* p, '
+            "long long rows, const long long* lengths, long long inner, long long grain, "
+            "int threads, int ftz) {\n"
+            "    ta_parallel(rows, threads, ftz, [=](ptrdiff_t b, ptrdiff_t e) "
+            f"{{ ta_{suffix}::{src.name}(b, e, a, p, lengths, inner); }}, grain);\n}}")
+
+
 @functools.cache
 def _identity(cxx: str) -> str:
     """What a build depends on besides its text: the compiler's version and, for
@@ -264,8 +309,12 @@ class Library:
             if self._dll is None:
                 self._dll = ctypes.CDLL(str(self.build()))
         fn = getattr(self._dll, f"{name}_{SUFFIX[dtype][0]}")
-        fn.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_double),
-                       ctypes.c_longlong, ctypes.c_longlong, ctypes.c_int, ctypes.c_int]
+        sizes = [ctypes.c_longlong, ctypes.c_longlong]  # loop size, n
+        if kernel_sources()[name].rows:  # rows, row lengths, inner, grain
+            sizes = [ctypes.c_longlong, ctypes.POINTER(ctypes.c_longlong), ctypes.c_longlong,
+                     ctypes.c_longlong]
+        fn.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_double), *sizes,
+                       ctypes.c_int, ctypes.c_int]
         fn.restype = None
         return fn
 
@@ -336,3 +385,39 @@ class CompiledExecutor:
         n = int(call.scalars[-1]) if call.source.packs_mask else size
         flush = int(_flush.get() and call.dtype != np.float64)
         kernel_function(call.source, call.dtype)(pointers, params, size, n, num_threads(), flush)
+
+
+def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
+                outputs: tuple[np.ndarray, ...], **params: float) -> None:
+    """Run the `// rows:` kernel `name` on every row along `axis` of NumPy arrays, writing into
+    `outputs`. The arrays share their shape but for the length along `axis` (glu's halves);
+    non-contiguous inputs are copied, outputs must be C-contiguous. Rows run on the kernel
+    threads, each whole in one thread, so a row's reductions and passes stay in its cache."""
+    source = kernel_source(name)
+    if not source.rows or len(inputs) != len(source.inputs) or (
+            len(outputs) != len(source.outputs)) or set(params) != set(source.params):
+        raise TypeError(f"{name} is not a rows kernel taking {len(inputs)} inputs, "
+                        f"{len(outputs)} outputs and parameters {sorted(params)}")
+    inputs = tuple(np.ascontiguousarray(a) for a in inputs)
+    arrays = [*inputs, *outputs]
+    dtype = arrays[0].dtype
+    shape = list(arrays[0].shape)
+    for a in arrays:
+        if (a.dtype != dtype or dtype not in SUFFIX or a.ndim != len(shape)
+                or [*a.shape[:axis], *a.shape[axis + 1:]] != [*shape[:axis], *shape[axis + 1:]]):
+            raise TypeError(f"{name}: arrays of one float dtype and one shape but along axis "
+                            f"{axis}, got {[(str(b.dtype), b.shape) for b in arrays]}")
+    if not all(a.flags.c_contiguous for a in outputs):
+        raise ValueError(f"{name}: outputs must be C-contiguous")
+    inner = math.prod(shape[axis + 1:])
+    rows = math.prod(shape[:axis]) * inner
+    if rows == 0 or shape[axis] == 0:
+        return
+    pointers = (ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays))
+    lengths = (ctypes.c_longlong * len(arrays))(*(a.shape[axis] for a in arrays))
+    values = (ctypes.c_double * max(1, len(source.params)))(
+        *(float(params[p]) for p in source.params))
+    grain = max(1, (1 << 15) // max(1, shape[axis]))  # rows per thread: 2^15 elements or more
+    flush = int(_flush.get() and dtype != np.float64)
+    kernel_function(source, dtype)(pointers, values, rows, lengths, inner, grain, num_threads(),
+                                   flush)

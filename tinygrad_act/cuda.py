@@ -27,7 +27,7 @@ from ._arrays import CUPY_INSTALL_HINT, import_cupy
 from .executors import MASK, Kernel, _float_dtype
 
 COMMON = "common.cuh"
-_KERNEL_LINE = re.compile(r"^//\s*kernel:\s*(\w+)\s*$")
+_KERNEL_LINE = re.compile(r"^//\s*(kernel|rows):\s*(\w+)\s*$")
 _DIRECTIVE = re.compile(r"^//\s*(in|out|params):\s*(.*?)\s*$")
 
 
@@ -55,6 +55,7 @@ class KernelSource:
     params: tuple[str, ...]
     body: str
     preamble: str  # common.cuh, then the text of the .cu file before its first kernel
+    rows: bool = False  # a `// rows:` kernel: its body runs once per row (compiled.launch_rows)
 
     @property
     def packs_mask(self) -> bool:
@@ -103,23 +104,24 @@ def digest(text: str) -> str:
 
 
 def parse_kernel_file(path: Path, common: str) -> list[KernelSource]:
-    """The kernels of one .cu file: `// kernel: NAME`, then `// in:`, `// out:`, `// params:`
-    directive lines, then the body up to the next `// kernel:` line."""
+    """The kernels of one .cu file: `// kernel: NAME` (or `// rows: NAME`), then `// in:`,
+    `// out:`, `// params:` directive lines, then the body up to the next such line."""
     preamble: list[str] = []
-    blocks: list[tuple[str, list[str]]] = []
+    blocks: list[tuple[str, str, list[str]]] = []
     for line in path.read_text().splitlines():
         match = _KERNEL_LINE.match(line.strip())
         if match:
-            blocks.append((match.group(1), []))
+            blocks.append((match.group(1), match.group(2), []))
         elif blocks:
-            blocks[-1][1].append(line)
+            blocks[-1][2].append(line)
         else:
             preamble.append(line)
     file_preamble = "\n".join([common, f"// {path.name}", *preamble]).strip() + "\n"
-    return [_parse_block(path, name, lines, file_preamble) for name, lines in blocks]
+    return [_parse_block(path, kind, name, lines, file_preamble) for kind, name, lines in blocks]
 
 
-def _parse_block(path: Path, name: str, lines: list[str], preamble: str) -> KernelSource:
+def _parse_block(path: Path, kind: str, name: str, lines: list[str],
+                 preamble: str) -> KernelSource:
     decl: dict[str, list[tuple[str, str]]] = {"in": [], "out": [], "params": []}
     while lines and (_DIRECTIVE.match(lines[0].strip()) or not lines[0].strip()):
         match = _DIRECTIVE.match(lines.pop(0).strip())
@@ -127,18 +129,21 @@ def _parse_block(path: Path, name: str, lines: list[str], preamble: str) -> Kern
             decl[match.group(1)] += [tuple(item.split()) for item in match.group(2).split(",")
                                      if item.strip()]
     where = f"{path.name}, kernel {name}"
-    for kind, allowed in (("in", {"T", "bit"}), ("out", {"T", "bit"}), ("params", {"C"})):
-        for item in decl[kind]:
+    for directive, allowed in (("in", {"T", "bit"}), ("out", {"T", "bit"}), ("params", {"C"})):
+        for item in decl[directive]:
             if len(item) != 2 or item[0] not in allowed or (item[0] == "bit") != (item[1] == MASK):
-                raise ValueError(f"{where}: bad `// {kind}:` entry {' '.join(item)!r}; arrays are "
-                                 f"`T name` or `bit {MASK}`, parameters `C name`")
-    names = {kind: tuple(n for _, n in items) for kind, items in decl.items()}
+                raise ValueError(f"{where}: bad `// {directive}:` entry {' '.join(item)!r}; "
+                                 f"arrays are `T name` or `bit {MASK}`, parameters `C name`")
+    names = {directive: tuple(n for _, n in items) for directive, items in decl.items()}
     if not names["in"] or not names["out"]:
         raise ValueError(f"{where}: needs `// in:` and `// out:` lines after `// kernel:`")
     if MASK in names["out"] and MASK in names["in"]:
         raise ValueError(f"{where}: a kernel reads a packed mask or writes one, not both")
+    if kind == "rows" and MASK in names["in"] + names["out"]:
+        raise ValueError(f"{where}: a rows kernel takes no packed mask")
     body = "\n".join(lines).strip()
-    return KernelSource(name, path, names["in"], names["out"], names["params"], body, preamble)
+    return KernelSource(name, path, names["in"], names["out"], names["params"], body, preamble,
+                        rows=kind == "rows")
 
 
 @functools.cache
@@ -169,6 +174,7 @@ _scanned: tuple[Path, tuple[tuple[str, int], ...]] | None = None
 
 
 def kernel_source(name: str) -> KernelSource:
+    """The CUDA text of kernel `name` (elementwise or rows)."""
     sources = kernel_sources()
     if name not in sources:
         sources = kernel_sources(rescan=True)  # a kernel written since the first launch

@@ -2,8 +2,11 @@
 
 They are not elementwise: the reductions (max, sum) run through the array library (NumPy or
 CuPy), and the elementwise passes between them are registered kernels that fuse what NumPy
-would do in two or three passes. Each activation is one op on the tape, its backward one
-differentiable op (double backward, written with the core primitives so any order works).
+would do in two or three passes. The compiled CPU backend runs each of them as one `// rows:`
+kernel instead (kernels/softmax.cu, kernels/glu.cu): all passes over a row while it is in the
+cache, on the kernel threads, with no intermediate arrays. Each activation is one op on the
+tape, its backward one differentiable op (double backward, written with the core primitives so
+any order works).
 float16 is computed in float32 throughout and rounded once, as PyTorch does on the CPU: a
 float16 sum of many exponentials would lose digits, or overflow past 65504 elements.
 """
@@ -14,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import compiled
 from .._arrays import shape_of
 from .._tape import Op
-from ..executors import kernel, launch
+from ..executors import current_backend, kernel, launch
 from ..primitives import astype, concatenate, exp, getitem, reshape, sigmoid, sum
 from ._policy import check_param, choose_policy
 
@@ -68,6 +72,16 @@ def _log_softmax_backward(g, y, g_sum):
     return g - np.exp(y) * g_sum  # g_sum = sum(g) along dim, broadcast
 
 
+def _rows(name: str, xp, dim: int, inputs: tuple, shape: tuple | None = None) -> Any:
+    """The compiled rows kernel `name` on NumPy arrays, its output of `shape` (the first
+    input's by default); None where another executor runs (the NumPy reference, CuPy)."""
+    if xp is not np or current_backend() != "compiled" or inputs[0].size == 0:
+        return None
+    out = np.empty(inputs[0].shape if shape is None else shape, inputs[0].dtype)
+    compiled.launch_rows(name, dim, inputs, (out,))
+    return out
+
+
 def _max_shifted_exp(xp, x, dim):
     m = xp.max(x, axis=dim, keepdims=True)
     return m, launch("softmax_exp", x, m)
@@ -76,6 +90,9 @@ def _max_shifted_exp(xp, x, dim):
 def _softmax_forward(xp, x, *, dim):
     if x.size == 0:
         return x.copy()
+    fused = _rows("softmax_rows_forward", xp, dim, (x,))
+    if fused is not None:
+        return fused
     c = _upcast(xp, x)
     _, e = _max_shifted_exp(xp, c, dim)
     e /= xp.sum(e, axis=dim, keepdims=True)
@@ -85,6 +102,9 @@ def _softmax_forward(xp, x, *, dim):
 def _log_softmax_forward_op(xp, x, *, dim):
     if x.size == 0:
         return x.copy()
+    fused = _rows("log_softmax_rows_forward", xp, dim, (x,))
+    if fused is not None:
+        return fused
     c = _upcast(xp, x)
     m, e = _max_shifted_exp(xp, c, dim)
     log_sum = xp.log(xp.sum(e, axis=dim, keepdims=True))
@@ -92,12 +112,18 @@ def _log_softmax_forward_op(xp, x, *, dim):
 
 
 def _softmax_backward_forward(xp, g, out, *, dim):
+    fused = _rows("softmax_rows_backward", xp, dim, (g, out))
+    if fused is not None:
+        return fused
     g32, y32 = _upcast(xp, g), _upcast(xp, out)
     dot = xp.sum(g32 * y32, axis=dim, keepdims=True)
     return launch("softmax_backward", g32, y32, dot).astype(g.dtype, copy=False)
 
 
 def _log_softmax_backward_forward(xp, g, out, *, dim):
+    fused = _rows("log_softmax_rows_backward", xp, dim, (g, out))
+    if fused is not None:
+        return fused
     g32, y32 = _upcast(xp, g), _upcast(xp, out)
     g_sum = xp.sum(g32, axis=dim, keepdims=True)
     return launch("log_softmax_backward", g32, y32, g_sum).astype(g.dtype, copy=False)
@@ -185,10 +211,17 @@ def _halves(x: Any, dim: int) -> tuple[Any, Any]:
 
 
 def _glu_forward_op(xp, x, *, dim):
+    half = x.shape[:dim] + (x.shape[dim] // 2,) + x.shape[dim + 1:]
+    fused = _rows("glu_rows_forward", xp, dim, (x,), half)
+    if fused is not None:
+        return fused
     return launch("glu_forward", *xp.split(x, 2, axis=dim))
 
 
 def _glu_backward_forward(xp, g, x, *, dim):
+    fused = _rows("glu_rows_backward", xp, dim, (g, x), x.shape)
+    if fused is not None:
+        return fused
     return xp.concatenate(launch("glu_backward", g, *xp.split(x, 2, axis=dim)), axis=dim)
 
 

@@ -108,7 +108,15 @@ def _log_softmax_forward_op(xp, x, *, dim):
     c = _upcast(xp, x)
     m, e = _max_shifted_exp(xp, c, dim)
     log_sum = xp.log(xp.sum(e, axis=dim, keepdims=True))
+    del e  # freed before y is allocated: a step holds one array the size of x, not two
     return launch("log_softmax_forward", c, m, log_sum).astype(x.dtype, copy=False)
+
+
+def _dot_along(xp, a, b, dim):
+    """sum(a * b) along dim, kept as a size-1 axis; NumPy's vecdot forms no product array."""
+    if hasattr(xp, "vecdot"):
+        return xp.expand_dims(xp.vecdot(a, b, axis=dim), dim)
+    return xp.sum(a * b, axis=dim, keepdims=True)  # CuPy 14 has no vecdot
 
 
 def _softmax_backward_forward(xp, g, out, *, dim):
@@ -116,7 +124,7 @@ def _softmax_backward_forward(xp, g, out, *, dim):
     if fused is not None:
         return fused
     g32, y32 = _upcast(xp, g), _upcast(xp, out)
-    dot = xp.sum(g32 * y32, axis=dim, keepdims=True)
+    dot = _dot_along(xp, g32, y32, dim)
     return launch("softmax_backward", g32, y32, dot).astype(g.dtype, copy=False)
 
 
@@ -222,7 +230,17 @@ def _glu_backward_forward(xp, g, x, *, dim):
     fused = _rows("glu_rows_backward", xp, dim, (g, x), x.shape)
     if fused is not None:
         return fused
-    return xp.concatenate(launch("glu_backward", g, *xp.split(x, 2, axis=dim)), axis=dim)
+    # both halves of dx written in slices along dim of about 2^16 elements: da and db are
+    # never whole arrays beside dx
+    a, b = xp.split(x, 2, axis=dim)
+    dx = xp.empty(x.shape, x.dtype)
+    da, db = xp.split(dx, 2, axis=dim)
+    half = a.shape[dim]
+    step = max(1, half * (1 << 16) // max(1, a.size))
+    for start in range(0, half, step):
+        part = (slice(None),) * dim + (slice(start, start + step),)
+        da[part], db[part] = launch("glu_backward", g[part], a[part], b[part])
+    return dx
 
 
 def _glu_backward_vjp_g(u, x, dim):

@@ -195,6 +195,26 @@ def test_compiled_kernels_broadcast_and_keep_shapes(host_build):
     np.testing.assert_array_equal(out, ref)
 
 
+def test_compiled_mask_kernels_broadcast_a_block_at_a_time(host_build):
+    """A kernel that writes a mask, with a broadcast input (prelu's weight), equals the
+    reference and copies that input one block at a time, never to the full shape."""
+    import tracemalloc
+
+    x = np.random.default_rng(5).standard_normal((1 << 12, 1 << 10)).astype(np.float32)
+    w = np.array([0.25], np.float32)
+    ref = launch("prelu_forward_mask", x, w)
+    with ta.backend("compiled"):
+        launch("prelu_forward_mask", x[:8], w)  # built and loaded before tracing
+        tracemalloc.start()
+        y, mask = launch("prelu_forward_mask", x, w)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    np.testing.assert_array_equal(y, ref[0])
+    np.testing.assert_array_equal(mask, ref[1])
+    block = compiled.BLOCK * x.itemsize
+    assert peak <= y.nbytes + mask.nbytes + block + (64 << 10), peak
+
+
 def test_compiled_threads_split_the_work_without_changing_results(host_build):
     x = np.random.default_rng(0).standard_normal(300_001).astype(np.float32) * 10
     name = "relu_forward_mask"

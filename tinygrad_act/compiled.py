@@ -114,20 +114,21 @@ _flush = contextvars.ContextVar("tinygrad_act_flush_subnormals", default=False)
 
 
 def set_num_threads(count: int | None) -> None:
-    """Threads per kernel call; None: $TINYGRAD_ACT_NUM_THREADS, else os.cpu_count()."""
+    """Threads per kernel call; None: $TINYGRAD_ACT_NUM_THREADS (as the process started),
+    else os.cpu_count()."""
     global _threads
     _threads = None if count is None else max(1, int(count))
 
 
 def num_threads() -> int:
-    if _threads is not None:
-        return _threads
-    return int(os.environ.get("TINYGRAD_ACT_NUM_THREADS", 0)) or _cpu_count()
+    return _threads if _threads is not None else _default_threads()
 
 
 @functools.cache
-def _cpu_count() -> int:
-    return os.cpu_count() or 1  # cached: a system call that costs ~20 us in some containers
+def _default_threads() -> int:
+    """$TINYGRAD_ACT_NUM_THREADS, else os.cpu_count(): read once (a system call that costs ~20
+    us in some containers, on every launch otherwise)."""
+    return int(os.environ.get("TINYGRAD_ACT_NUM_THREADS", 0)) or os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -363,26 +364,30 @@ class CompiledExecutor:
         """One call over the whole arrays; where an input must be broadcast or made
         contiguous (the host loop reads every array at the loop index), one call per block of
         rows, with block-sized copies instead of full-sized ones."""
-        shape = call.results[0].shape
-        if call.source.packs_mask or all(a.dtype == np.uint8 or (
-                a.shape == shape and a.flags.c_contiguous) for a in call.inputs):
-            self._call(call, call.inputs, call.outputs)
+        shape = call.shape
+        if all(a.dtype == np.uint8 or (a.shape == shape and a.flags.c_contiguous)
+               for a in call.inputs):
+            self._call(call, call.inputs, call.outputs, math.prod(shape))
             return
+        row = math.prod(shape[1:])
         for rows, masked in row_blocks(shape, BLOCK):
             inputs = [a[masked] if a.dtype == np.uint8
                       else np.ascontiguousarray(np.broadcast_to(a, shape)[rows])
                       for a in call.inputs]
-            self._call(call, inputs, [out[rows] for out in call.outputs])
+            outputs = [out[masked] if out.dtype == np.uint8 else out[rows]
+                       for out in call.results]
+            self._call(call, inputs, outputs, (rows.stop - rows.start) * row)
             del inputs  # before the next block's copies: one block of them at a time
 
-    def _call(self, call: Call, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> None:
+    def _call(self, call: Call, inputs: list[np.ndarray], outputs: list[np.ndarray],
+              n: int) -> None:
+        """One kernel call on contiguous arrays of n elements (mask: n bits)."""
         arrays = [*inputs, *outputs]
-        pointers = (ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays))
+        pointers = (ctypes.c_void_p * len(arrays))(
+            *(a.__array_interface__["data"][0] for a in arrays))  # cheaper than a.ctypes
         params = (ctypes.c_double * max(1, len(call.source.params)))(
             *map(float, call.scalars[:len(call.source.params)]))
-        # a kernel that packs a mask loops over its bytes, of n elements in all
-        size = call.size if call.source.packs_mask else outputs[0].size
-        n = int(call.scalars[-1]) if call.source.packs_mask else size
+        size = -(-n // 8) if call.source.packs_mask else n  # a kernel packing a mask: bytes
         flush = int(_flush.get() and call.dtype != np.float64)
         kernel_function(call.source, call.dtype)(pointers, params, size, n, num_threads(), flush)
 
@@ -413,7 +418,7 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
     rows = math.prod(shape[:axis]) * inner
     if rows == 0 or shape[axis] == 0:
         return
-    pointers = (ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays))
+    pointers = (ctypes.c_void_p * len(arrays))(*(a.__array_interface__["data"][0] for a in arrays))
     lengths = (ctypes.c_longlong * len(arrays))(*(a.shape[axis] for a in arrays))
     values = (ctypes.c_double * max(1, len(source.params)))(
         *(float(params[p]) for p in source.params))

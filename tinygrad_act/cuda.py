@@ -200,6 +200,7 @@ class Call:
     outputs: list[Any]
     size: int
     results: tuple[Any, ...]
+    shape: tuple[int, ...]  # the broadcast shape of the float arrays
 
     @property
     def args(self) -> list[Any]:
@@ -227,12 +228,15 @@ def prepare(k: Kernel, xp: Any, arrays: tuple[Any, ...], params: dict[str, float
     scalars = [np.float64(params[p]) for p in k.params]
     if not source.packs_mask:
         results = tuple(xp.empty(shape, dtype) for _ in k.outputs)
-        return Call(source, dtype, list(arrays), scalars, list(results), n, results)
-    inputs = [xp.ascontiguousarray(xp.broadcast_to(a, shape)).reshape(-1) for a in arrays]
+        return Call(source, dtype, list(arrays), scalars, list(results), n, results, shape)
+    # raw arrays on the GPU: broadcast to the full shape; the host executor takes them as they
+    # are and broadcasts a block at a time
+    inputs = list(arrays) if xp is np else [
+        xp.ascontiguousarray(xp.broadcast_to(a, shape)).reshape(-1) for a in arrays]
     results = tuple(xp.empty(nbytes, np.uint8) if name == MASK else xp.empty(shape, dtype)
                     for name in k.outputs)
     outputs = [r if name == MASK else r.reshape(-1) for name, r in zip(k.outputs, results)]
-    return Call(source, dtype, inputs, [*scalars, np.int64(n)], outputs, nbytes, results)
+    return Call(source, dtype, inputs, [*scalars, np.int64(n)], outputs, nbytes, results, shape)
 
 
 # -- CuPy ----------------------------------------------------------------------------------------

@@ -7,7 +7,11 @@ backward); the "primitive tanh" rows run the same chain with the core primitive 
 separate the tape's cost from the launch path's. Prints microseconds per call, the ratios and
 the tape's cost per op: (grad - forward) / 50.
 
-    python bench/overhead.py [--rounds 30] [--calls 200]
+On a shared machine, `--clock cpu` times with this thread's CPU time (time.thread_time): time
+spent waiting for a core is left out, so the ratios hold under load (wall time is the default).
+`--profile` prints where tinygrad_act.grad spends its time instead (cProfile, top functions).
+
+    python bench/overhead.py [--rounds 30] [--calls 200] [--clock wall|cpu] [--profile]
 """
 
 from __future__ import annotations
@@ -38,17 +42,32 @@ def chain(x, lib):
     return y
 
 
-def time_calls(fn, calls: int) -> float:
-    start = time.perf_counter()
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+def time_calls(fn, calls: int, clock=time.perf_counter) -> float:
+    start = clock()
     for _ in range(calls):
         fn()
-    return (time.perf_counter() - start) / calls * 1e6
+    return (clock() - start) / calls * 1e6
+
+
+def profile(fn, calls: int, top: int = 25) -> None:
+    """cProfile of `calls` calls of fn: the functions with the most time of their own."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [fn() for _ in range(calls)])
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--clock", choices=CLOCKS, default="wall")
+    parser.add_argument("--profile", action="store_true", help="profile tinygrad_act.grad")
     args = parser.parse_args()
     import torch
 
@@ -64,6 +83,10 @@ def main() -> None:
 
     assert abs(float(grad_f(x)) - float(torch_grad())) < 1e-12
     assert abs(float(grad_core(x)) - float(torch_grad())) < 1e-12
+    if args.profile:
+        profile(lambda: grad_f(x), args.rounds * args.calls)
+        return
+    load_before = os.getloadavg()
     timers = {
         "tinygrad_act forward (nothing traced)": lambda: chain(x, ta),
         "tinygrad_act grad": lambda: grad_f(x),
@@ -74,11 +97,13 @@ def main() -> None:
     samples: dict[str, list[float]] = {name: [] for name in timers}
     for _ in range(args.rounds):  # interleaved so that drift hits all alike
         for name, fn in timers.items():
-            samples[name].append(time_calls(fn, args.calls))
+            samples[name].append(time_calls(fn, args.calls, CLOCKS[args.clock]))
     medians = {name: statistics.median(s) for name, s in samples.items()}
     torch_time = medians["torch eager forward+backward"]
-    print(f"{N_OPS}-op scalar function, median of {args.rounds} rounds x {args.calls} calls, "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    load = " ".join(f"{v:.2f}" for v in load_before)
+    print(f"{N_OPS}-op scalar function, median of {args.rounds} rounds x {args.calls} calls "
+          f"({args.clock} clock), load average {load} before, "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} after")
     for name, us in medians.items():
         print(f"  {name:40s} {us:9.1f} us   {us / torch_time:5.2f}x torch")
     for label, forward, grad in (("activation tanh", "tinygrad_act forward (nothing traced)",

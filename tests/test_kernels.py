@@ -188,11 +188,11 @@ def test_compiled_kernels_broadcast_and_keep_shapes(host_build):
     x = np.linspace(-3, 3, 4, dtype=np.float32)
     name = next(n for n, k in KERNELS.items() if k.inputs == ("g", "x"))
     params = {p: 1.0 for p in KERNELS[name].params}
-    ref = launch(name, g, x, **params)
     with ta.backend("compiled"):
         out = launch(name, g, x, **params)
+        ref = launch(name, g, np.ascontiguousarray(np.broadcast_to(x, g.shape)), **params)
         assert launch(name, g.T, x[:3], **params).shape == (4, 3)
-    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(out, ref)  # broadcasting changes nothing
 
 
 def test_compiled_mask_kernels_broadcast_a_block_at_a_time(host_build):

@@ -114,3 +114,39 @@ def test_op_checks_its_declaration() -> None:
     op = Op("scale", lambda xp, x, *, factor: x * factor, [lambda g, *, factor: g * factor])
     assert op.kept_by_rule == [()] and op.params_by_rule == [("factor",)]
     assert ta.grad(lambda x: op(x, factor=3.0))(2.0) == 3.0
+
+
+def test_what_is_kept_follows_which_inputs_are_traced_each_call() -> None:
+    x, c = np.ones(3, np.float32), np.full(3, 2.0, np.float32)
+    # one op, three patterns of traced inputs, in one process: each keeps what its rules need
+    patterns = {lambda x: ta.sum(x * c): ["b"], lambda x: ta.sum(c * x): ["a"],
+                lambda x: ta.sum(x * x): ["a", "b"]}
+    for f, labels in patterns.items():
+        multiply = ta.tape(f)(x).ops[0]
+        assert multiply.name == "multiply" and [s.label for s in multiply.saved] == labels
+    # a variadic op has one rule for all its inputs; stack's keeps nothing
+    (stack, _) = ta.tape(lambda x: ta.sum(ta.stack([x, c, x])))(x).ops
+    assert stack.saved == ()
+
+
+@pytest.mark.parametrize("decorated", [True, False])  # False: the path for NumPy < 2
+def test_op_forwards_never_warn_and_restore_numpy_error_state(monkeypatch, decorated) -> None:
+    import warnings
+
+    from tinygrad_act import _tape
+
+    monkeypatch.setattr(_tape, "_ERRSTATE_DECORATES_PER_CALL", decorated)
+
+    def failing(xp, x):
+        raise RuntimeError("boom")
+
+    log = Op("log", lambda xp, x: xp.log(x), [lambda g, x: g / x])
+    fails = Op("fails", failing, [lambda g: g])
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(log(np.array(-1.0)))  # raw values
+        assert ta.grad(lambda x: log(x))(np.array(0.0)) == np.inf  # traced: 1 / 0
+    with pytest.raises(RuntimeError, match="boom"):
+        fails(np.ones(2))
+    assert np.geterr() == before

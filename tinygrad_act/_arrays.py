@@ -32,13 +32,16 @@ def import_cupy():
         raise ImportError(f"CuPy is not installed: {CUPY_INSTALL_HINT}") from error
 
 
+_NOT_CUPY = (float, int, np.generic)  # NumPy scalars and Python numbers: nothing to check
+
+
 def array_namespace(*values: Any):
     """NumPy or CuPy, whichever the raw values live in; mixing the two is an error."""
     has_numpy = has_cupy = False
     for value in values:
         if isinstance(value, np.ndarray):
             has_numpy = True
-        elif not isinstance(value, float | int | np.generic) and is_cupy_array(value):
+        elif not isinstance(value, _NOT_CUPY) and is_cupy_array(value):
             has_cupy = True
     if has_numpy and has_cupy:
         raise TypeError(

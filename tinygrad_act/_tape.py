@@ -29,6 +29,9 @@ from ._arrays import array_namespace, dtype_of, root_buffer, shape_of
 
 _tape_levels = itertools.count(1)
 _quiet = contextvars.ContextVar("tinygrad_act_numpy_silenced", default=False)
+# NumPy 2 made errstate thread-safe: used as a decorator, it keeps its state per call (before,
+# one errstate object could not be entered twice at once)
+_ERRSTATE_DECORATES_PER_CALL = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 
 class Tracer:
@@ -116,6 +119,12 @@ class Op:
             self.params_by_rule.append(
                 None if takes_all else tuple(p.name for p in rule_parameters
                                              if p.kind is p.KEYWORD_ONLY))
+        # Looked up on every call, so worked out here once: the position of each named input,
+        # the forward with NumPy's warnings off, and (filled as met) what to keep for each
+        # pattern of traced inputs.
+        self.input_position = {name: i for i, name in enumerate(self.input_names)}
+        self.quiet_forward = _silenced(forward)
+        self._kept_names: dict[tuple[int, ...], tuple[str, ...]] = {}
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
@@ -126,15 +135,41 @@ class Op:
     def rule(self, index: int) -> int:
         return 0 if self.variadic else index
 
+    def kept_names(self, traced: tuple[int, ...]) -> tuple[str, ...]:
+        """The arrays to keep when the inputs at positions `traced` are traced: those their
+        rules name, in the op's order (inputs, extras, output). Worked out once per pattern."""
+        if self.variadic and traced:
+            traced = (0,)  # one rule serves every input
+        names = self._kept_names.get(traced)
+        if names is None:
+            needed = {name for i in traced for name in self.kept_by_rule[self.rule(i)]}
+            names = self._kept_names[traced] = tuple(n for n in self.keepable if n in needed)
+        return names
+
+
+def _silenced(forward: Callable) -> Callable:
+    """forward with NumPy's floating-point warnings off: like PyTorch, inf and NaN are values."""
+    if _ERRSTATE_DECORATES_PER_CALL:  # cheaper than entering a new errstate on every call
+        return np.errstate(all="ignore")(forward)
+
+    def silenced_forward(*args: Any, **params: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return forward(*args, **params)
+
+    return silenced_forward
+
 
 @dataclass(slots=True)
 class Record:
-    """One op on a tape: which slots fed it, their shapes/dtypes, what it keeps, its output slot."""
+    """One op on a tape: its inputs traced on this tape, what it keeps, its output slot.
+
+    Each traced input is (position, slot, shape, dtype): which argument of the op it was,
+    where its cotangent goes, and the shape and dtype that cotangent must have.
+    """
 
     op: Op
     params: dict[str, Any]
-    parents: tuple[int | None, ...]
-    parent_meta: tuple[tuple[tuple[int, ...], Any], ...]
+    inputs: tuple[tuple[int, int, tuple[int, ...], Any], ...]
     kept: dict[str, Any] | None
     out_slot: int
 
@@ -150,35 +185,36 @@ def _top_tape(args: Sequence[Any]) -> Tape | None:
 def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool = False) -> Any:
     """Apply op: on raw values just compute; on tracers compute one level down and record."""
     tape = _top_tape(args)
-    if tape is None:
-        xp = array_namespace(*args)
-        if _quiet.get():  # inside Tape.backward, which silences NumPy already
-            result = op.forward(xp, *args, **params)
-        else:
-            with np.errstate(all="ignore"):  # like PyTorch: inf and NaN are values, not warnings
-                result = op.forward(xp, *args, **params)
-        if op.extras:
-            return result if want_extras else result[0]
-        return (result, {}) if want_extras else result
-    values, parents, needed = [], [], set()
-    for index, arg in enumerate(args):
+    y, extras = _compute(op, args, params) if tape is None else _record(tape, op, args, params)
+    return (y, extras) if want_extras else y
+
+
+def _compute(op: Op, args: Sequence[Any], params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """op's forward on raw values: (y, extras)."""
+    xp = array_namespace(*args)
+    # inside Tape.backward NumPy is silenced already; elsewhere, like PyTorch, inf and NaN are
+    # values, not warnings
+    forward = op.forward if _quiet.get() else op.quiet_forward
+    result = forward(xp, *args, **params)
+    return result if op.extras else (result, {})
+
+
+def _record(tape: Tape, op: Op, args: Sequence[Any],
+            params: dict[str, Any]) -> tuple[Tracer, dict[str, Any]]:
+    """op on `tape`: computed one level down, on the values of this tape's tracers (which may be
+    tracers of lower tapes), and recorded with the arrays its rules keep."""
+    values, traced = list(args), []
+    for i, arg in enumerate(args):
         if isinstance(arg, Tracer) and arg.tape is tape:
-            values.append(arg.value)
-            parents.append(arg.slot)
-            needed.update(op.kept_by_rule[op.rule(index)])
-        else:
-            values.append(arg)
-            parents.append(None)
+            values[i] = arg.value
+            traced.append(i)
     y, extras = bind(op, values, params, want_extras=True)
     kept = {}  # in the op's order: inputs, extras, output
-    if needed:
-        for name in op.keepable:
-            if name in needed:
-                kept[name] = (y if name == "y" else extras[name] if name in extras
-                              else values[op.input_names.index(name)])
-    meta = tuple((shape_of(v), dtype_of(v)) for v in values)
-    out = tape.record(Record(op, params, tuple(parents), meta, kept, -1), y)
-    return (out, extras) if want_extras else out
+    for name in op.kept_names(tuple(traced)):
+        kept[name] = (y if name == "y" else extras[name] if name in extras
+                      else values[op.input_position[name]])
+    inputs = tuple((i, args[i].slot, shape_of(values[i]), dtype_of(values[i])) for i in traced)
+    return tape.record(op, params, inputs, kept, y), extras
 
 
 class Tape:
@@ -194,10 +230,11 @@ class Tape:
         self.slot_count += 1
         return Tracer(value, self, self.slot_count - 1)
 
-    def record(self, record: Record, y: Any) -> Tracer:
+    def record(self, op: Op, params: dict[str, Any], inputs: tuple, kept: dict[str, Any],
+               y: Any) -> Tracer:
+        """Append op's record; return its output, a new tracer on this tape."""
         out = self.leaf(y)
-        record.out_slot = out.slot
-        self.records.append(record)
+        self.records.append(Record(op, params, inputs, kept, out.slot))
         return out
 
     def backward(self, out_slot: int, seed: Any, wrt_slots: Sequence[int],
@@ -222,23 +259,23 @@ class Tape:
 
         cotangents = {out_slot: seed}
         for record in reversed(self.records):
-            g = cotangents.pop(record.out_slot, None)
+            g = cotangents.pop(record.out_slot, None)  # None: the output does not reach the result
             op = record.op
-            for index, (parent, (shape, dtype)) in enumerate(
-                    zip(record.parents, record.parent_meta)):
-                rule_index = op.rule(index)
+            for position, slot, shape, dtype in record.inputs if g is not None else ():
+                rule_index = op.rule(position)
                 rule = op.vjps[rule_index]
-                if g is None or parent is None or rule is None:
+                if rule is None:  # never differentiated (like the condition of `where`)
                     continue
                 kept = [record.kept[name] for name in op.kept_by_rule[rule_index]]
-                wanted = op.params_by_rule[rule_index]
-                params = {k: v for k, v in record.params.items() if wanted is None or k in wanted}
+                wanted = op.params_by_rule[rule_index]  # None: the rule takes them all
+                params = (record.params if wanted is None else
+                          {k: record.params[k] for k in wanted if k in record.params})
                 if op.variadic:
-                    params["position"] = index
+                    params = {**params, "position": position}
                 contribution = unbroadcast(rule(g, *kept, **params), shape, dtype)
-                previous = cotangents.get(parent)
-                cotangents[parent] = (contribution if previous is None
-                                      else add(previous, contribution))
+                previous = cotangents.get(slot)
+                cotangents[slot] = (contribution if previous is None
+                                    else add(previous, contribution))
             if release:
                 record.kept = None
         if release:

@@ -25,17 +25,11 @@ __device__ __forceinline__ void ta_half_square_parts(C x, C& hi, C& lo) {
     lo = C(0.5) * (x - h) * (x + h);
 }
 
-// exp(-x^2/2) = exp(-hi) exp(-lo), a couple of ulp in the tails (smooth.py: _gaussian)
-__device__ __forceinline__ C ta_gaussian(C x) {
-    C hi, lo;
-    ta_half_square_parts(x, hi, lo);
-    return exp(-hi) * exp(-lo);
-}
-
-// Phi(x) = erfc(-x / sqrt(2)) / 2 with fdlibm's s_erf.c erfc of a = |x| / sqrt(2), exp(-a^2)
-// taken as exp(-x^2/2) from x itself (smooth.py: _normal_cdf, with the same coefficients).
-__device__ __forceinline__ C ta_normal_cdf(C x) {
-    const C a = fabs(x) * C(0.7071067811865476);  // sqrt(1/2)
+// fdlibm's s_erf.c erfc of a = |x| / sqrt(2) (smooth.py: _normal_cdf, with the same
+// coefficients), all but its exp: erfc_low = erfc(a) for a < 1.25, and the correction R of
+// erfc(a) = exp(-a^2 - 0.5625 + R) / a for a >= 1.25.
+__device__ __forceinline__ void ta_erfc_parts(C x, C& a, C& erfc_low, C& correction) {
+    a = fabs(x) * C(0.7071067811865476);  // sqrt(1/2)
     const C z = a * a;
     // [0, 0.84375): erfc(a) = 1 - (a + a P(z) / Q(z))
     const C r = a * (ta_horner(z, 1.28379167095512558561e-01, -3.25042107247001499370e-01,
@@ -75,25 +69,137 @@ __device__ __forceinline__ C ta_normal_cdf(C x) {
                   1.53672958608443695994e+03, 3.19985821950859553908e+03,
                   2.55305040643316442583e+03, 4.74528541206955367215e+02,
                   -2.24409524465858183362e+01);
-    const C correction = a < C(2.857142857142857) ? middle : far;  // 1 / 0.35
+    correction = a < C(2.857142857142857) ? middle : far;  // 1 / 0.35
+    erfc_low = a < C(0.84375) ? near_zero : near_one;
+}
+
+// Phi(x) = erfc(-x / sqrt(2)) / 2, exp(-a^2) taken as exp(-x^2/2) from x itself: rounding a
+// would cost 2 a^2 ulp in the tail (smooth.py: _normal_cdf).
+__device__ __forceinline__ C ta_normal_cdf(C x) {
+    C a, erfc_low, correction;
+    ta_erfc_parts(x, a, erfc_low, correction);
     C hi, lo;
     ta_half_square_parts(x, hi, lo);
     const C tail = exp(-hi - C(0.5625)) * exp(correction - lo) / a;
-    const C erfc_a = a < C(0.84375) ? near_zero : a < C(1.25) ? near_one : tail;
-    const C half = C(0.5) * erfc_a;
+    const C half = C(0.5) * (a < C(1.25) ? erfc_low : tail);
     return x < 0 ? half : 1 - half;
 }
+
+// exp(-lo) for the lo of ta_half_square_parts, by Taylor. Double: |lo| < 2^-20 x^2 <= 1.6e-3 (h
+// keeps 21 bits of x, |x| <= 40), degree 5 is exact to 2^-64. Float: |lo| < 2^-10 x^2 <= 0.21
+// where exp(-hi) is not 0 (|x| < 14.4), degree 7 is exact to 2^-33; beyond, the value is finite
+// and multiplied by 0.
+__device__ __forceinline__ double ta_exp_neg_lo(double lo) {
+    return 1 + lo * (-1 + lo * (0.5 + lo * (-1.0 / 6 + lo * (1.0 / 24 - lo * (1.0 / 120)))));
+}
+__device__ __forceinline__ float ta_exp_neg_lo(float lo) {
+    const float c3 = -1.0f / 6, c4 = 1.0f / 24, c5 = -1.0f / 120, c6 = 1.0f / 720,
+                c7 = -1.0f / 5040;
+    return 1 + lo * (-1 + lo * (0.5f + lo * (c3 + lo * (c4 + lo * (c5 + lo * (c6 + lo * c7))))));
+}
+
+// gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi) = exp(-hi) exp(-lo) / sqrt(2 pi)
+// (smooth.py: _gelu_backward_input, with _gaussian). One exp(-hi) serves both terms: Phi's tail
+// exp(-hi - 0.5625) exp(R - lo) is taken as exp(-hi) exp((R - lo) - 0.5625) (a rounding of the
+// exp's argument apart, 2^-54 absolute in double), and exp(-lo) is a polynomial: 2 exps instead
+// of 4, within the reference's accuracy (tests/test_gelu_kernel.py).
+__device__ __forceinline__ C ta_gelu_derivative(C x) {
+    C a, erfc_low, correction;
+    ta_erfc_parts(x, a, erfc_low, correction);
+    C hi, lo;
+    ta_half_square_parts(x, hi, lo);
+    const C e = exp(-hi);
+    const C tail = e * exp((correction - lo) - C(0.5625)) / a;
+    const C half = C(0.5) * (a < C(1.25) ? erfc_low : tail);
+    const C cdf = x < 0 ? half : 1 - half;
+    return cdf + x * (e * ta_exp_neg_lo(lo) * C(0.3989422804014327));
+}
+
+// The gelu kernels for compute type R: the formulas above (float on the GPU, double everywhere);
+// for float on the host, the specialisation below.
+template <class R> struct ta_gelu {
+    __device__ static __forceinline__ R forward(R x) { return x * ta_normal_cdf(x); }
+    __device__ static __forceinline__ R backward(R g, R x) { return g * ta_gelu_derivative(x); }
+};
+
+#if !defined(__CUDA_ARCH__)
+// float16 and float32 on the host (compiled.py). In a vectorised loop every element pays for all
+// four of fdlibm's rational approximations and their exps, and their float arithmetic is up to
+// 5 ulp off in the left tail (13 where gelu is subnormal). Here Phi is computed in double from
+// one rational approximation and an inlined exp, and rounded once to float: within 0.54 ulp of
+// the exact gelu and derivative (every float32 checked), in under half the time. Not on the
+// GPU: double arithmetic is slow on most devices, and the kernel is bandwidth-bound there.
+//
+// For u = |x|: Phi(-u) = F(u) exp(-u^2/2) with F(u) = Phi(-u) exp(u^2/2) ~ 1 / (u sqrt(2 pi)),
+// F = N / D a rational approximation of degree 5 / 6 fitted (Lawson's minimax iteration) to
+// mpmath on [0, 16]: relative error under 2^-33, F(0) = 1/2 exactly, all coefficients positive
+// (no cancellation). u^2/2 = v is exact in double; exp(-v) = 2^-k exp(-t), k the integer nearest
+// v / ln 2 and exp(-t) a degree 6 minimax polynomial on |t| <= ln 2 / 2 (relative error under
+// 2^-28, 0.04 ulp of a float). Both polynomials are evaluated by Estrin's scheme (shorter
+// dependency chains than Horner's; double has rounding to spare). Beyond |x| = 16, Phi(-|x|) and
+// phi(x) are taken as 0: they are below 1e-56, far under float's least subnormal.
+template <> struct ta_gelu<float> {
+    // exp(-u^2/2) (factor) and F(u); garbage, to be discarded, for u >= 16, inf or NaN
+    __device__ static __forceinline__ void parts(double u, double& gauss, double& f) {
+        const double u2 = u * u, u4 = u2 * u2;
+        const double n = (0.5 + u * 0.5099132401296537) +
+                         u2 * (0.25267688660519244 + u * 0.07219667013788758) +
+                         u4 * (0.011842451272169353 + u * 0.0009100737061735475);
+        const double d = (1 + u * 1.8177110344888097) +
+                         u2 * (1.4556774647662203 + u * 0.6629611440254701) +
+                         u4 * ((0.18325635896214681 + u * 0.029684464735182853) +
+                               u2 * 0.0022812187373750237);
+        f = n / d;
+        const double v = 0.5 * u2;
+        // k = rint(v / ln 2) by adding 1.5 * 2^52, where the ulp is 1: k is then the low bits
+        // of `big`, from which 2^-k is built (AVX2 has no double to int64 conversion)
+        const double magic = 6755399441055744.0;  // 1.5 * 2^52
+        const double big = v * 1.4426950408889634 + magic;
+        const double k = big - magic;
+        const double t = v - k * 0.6931471805599453;  // |t| <= ln 2 / 2; k <= 185 for u < 16
+        const double t2 = t * t, t4 = t2 * t2;
+        const double e = (1 - t * 1.0000000340570998) +
+                         t2 * (0.49999993856823655 - t * 0.16666421997387507) +
+                         t4 * ((0.0416680560020123 - t * 0.00837495588962835) +
+                               t2 * 0.0013842722372158084);  // exp(-t)
+        union { double f; unsigned long long u; } bits, scale;
+        bits.f = big;
+        scale.u = (1023ull << 52) - (bits.u << 52);  // 2^-k: exponent field 1023 - k
+        gauss = e * scale.f;
+    }
+
+    // y = x Phi(x): Phi(x) = Phi(-|x|) for x < 0, 1 - Phi(-|x|) otherwise; -inf * 0 = NaN and
+    // NaN as in the reference
+    __device__ static __forceinline__ float forward(float xf) {
+        const double x = double(xf), u = fabs(x);
+        double gauss, f;
+        parts(u, gauss, f);
+        const double lower = u < 16 ? f * gauss : 0;  // Phi(-u)
+        return float(x * (x < 0 ? lower : 1 - lower));
+    }
+
+    // dy/dx = Phi(x) + x phi(x) = Phi(-u) - u phi(u) = gauss (F(u) - u / sqrt(2 pi)) for
+    // x = -u < 0, and 1 minus that for x = u >= 0; NaN at +-inf (PyTorch's inf * 0) and NaN
+    __device__ static __forceinline__ float backward(float gf, float xf) {
+        const double x = double(xf), u = fabs(x);
+        double gauss, f;
+        parts(u, gauss, f);
+        const double lower = u < 16 ? gauss * (f - u * 0.3989422804014327) : 0;
+        const float dx = float(double(gf) * (x < 0 ? lower : 1 - lower));
+        return isinf(xf) || isnan(xf) ? xf - xf : dx;
+    }
+};
+#endif
 
 // kernel: gelu_forward
 // in: T x
 // out: T y
-y = x * ta_normal_cdf(x);
+y = ta_gelu<C>::forward(x);
 
 // kernel: gelu_backward_input
 // in: T g, T x
 // out: T dx
-// dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
-dx = g * (ta_normal_cdf(x) + x * (ta_gaussian(x) * C(0.3989422804014327)));
+dx = ta_gelu<C>::backward(g, x);
 
 // kernel: gelu_tanh_forward
 // in: T x

@@ -45,6 +45,12 @@ CANCELLING = {
     "tanhshrink_backward_input": lambda g, x: np.abs(g * np.tanh(x)),
 }
 
+# Kernels whose host build computes float16 and float32 in double and rounds once (gelu: see
+# kernels/gelu.cu), more accurately than the reference's float formulas (up to 5 ulp, 13
+# subnormal ulps): held to the reference evaluated in float64 and rounded to the dtype, where
+# |x| < 16; beyond, Phi(-|x|) and phi(x) (under 1e-56) are 0 in both.
+COMPUTED_IN_DOUBLE = {"gelu_forward", "gelu_backward_input"}
+
 
 def _sig(x):
     return 1 / (1 + np.exp(-x))
@@ -172,6 +178,10 @@ def test_compiled_kernel_matches_its_reference(host_build, name, data):
                            else float_arrays(dtype, n), label=i) for i in k.inputs}
     params = {p: data.draw(PARAMS, label=p) for p in k.params}
     ref = launch(name, *inputs.values(), **params)
+    if name in COMPUTED_IN_DOUBLE and dtype != np.float64:
+        in_double = launch(name, *(v.astype(np.float64) for v in inputs.values()), **params)
+        with np.errstate(over="ignore"):
+            ref = np.where(np.abs(inputs["x"]) < 16, in_double.astype(dtype), ref)
     with ta.backend("compiled"):
         out = launch(name, *inputs.values(), **params)
     ref, out = (ref, out) if isinstance(ref, tuple) else ((ref,), (out,))

@@ -14,6 +14,7 @@ We follow the vectorized body, which is what nearly every element of a real tens
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,14 @@ from .._tape import Op, Tracer, raw
 from ..executors import kernel, launch, pack_mask, unpack_mask
 from ..primitives import reshape, where
 from ._policy import backward_op, check_param, choose_policy, elementwise_ops
+from .smooth import _where
+
+
+def _bits_of(mask, shape):
+    """A packed mask's bits as a bool array of `shape` (the NumPy references' unpack_mask)."""
+    n = math.prod(shape)
+    return np.unpackbits(mask, count=n, bitorder="little").view(bool).reshape(shape)
+
 
 # -- relu ---------------------------------------------------------------------------------------
 
@@ -39,17 +48,17 @@ def _relu_forward_mask(x):
 
 @kernel("relu_backward_input", inputs="g x", outputs="dx")
 def _relu_backward_input(g, x):
-    return np.where(x <= 0, 0, g)
+    return _where(x <= 0, 0.0, g)
 
 
 @kernel("relu_backward_output", inputs="g y", outputs="dx")
 def _relu_backward_output(g, y):
-    return np.where(y <= 0, 0, g)
+    return _where(y <= 0, 0.0, g)
 
 
 @kernel("relu_backward_mask", inputs="g mask", outputs="dx")
 def _relu_backward_mask(g, mask):
-    return np.where(unpack_mask(mask, g.shape), g, 0)
+    return _where(_bits_of(mask, g.shape), g, 0.0)
 
 
 relu_backward = {
@@ -88,13 +97,13 @@ def _two_valued(name: str, params: str, forward, passes, on, off,
     kernel(f"{name}_forward_mask", inputs="x", outputs="y mask", params=params)(
         lambda x, **p: (forward(x, **p), pack_mask(passes(x, **p))))
     kernel(f"{name}_backward_input", inputs="g x", outputs="dx", params=params)(
-        lambda g, x, **p: np.where(passes(x, **p), on(g, **p), off(g, **p)))
+        lambda g, x, **p: _where(passes(x, **p), on(g, **p), off(g, **p)))
     kernel(f"{name}_backward_mask", inputs="g mask", outputs="dx", params=params)(
-        lambda g, mask, **p: np.where(unpack_mask(mask, g.shape), on(g, **p), off(g, **p)))
+        lambda g, mask, **p: _where(_bits_of(mask, g.shape), on(g, **p), off(g, **p)))
     policies = ("input", "mask")
     if passes_from_output is not None:
         kernel(f"{name}_backward_output", inputs="g y", outputs="dx", params=params)(
-            lambda g, y, **p: np.where(passes_from_output(y, **p), on(g, **p), off(g, **p)))
+            lambda g, y, **p: _where(passes_from_output(y, **p), on(g, **p), off(g, **p)))
         policies += ("output",)
     return {policy: backward_op(f"{name}_backward", f"{name}_backward_{policy}", vjp_kept=None)
             for policy in policies}
@@ -126,7 +135,7 @@ _hardtanh_backward = _two_valued(
     "hardtanh", "min_val max_val",
     forward=lambda x, min_val, max_val: np.minimum(np.maximum(x, min_val), max_val),
     passes=lambda x, min_val, max_val: (x > min_val) & (x < max_val),  # NaN: no gradient
-    on=lambda g, **p: g, off=lambda g, **p: 0,
+    on=lambda g, **p: g, off=lambda g, **p: 0.0,
     passes_from_output=lambda y, min_val, max_val: (y > min_val) & (y < max_val))
 _hardtanh_ops = _ops("hardtanh", "hardtanh", _hardtanh_backward)
 _relu6_ops = _ops("relu6", "hardtanh", _hardtanh_backward)
@@ -172,7 +181,7 @@ def relu6(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
 
 _leaky_relu_backward = _two_valued(
     "leaky_relu", "negative_slope",
-    forward=lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
+    forward=lambda x, negative_slope: _where(x > 0, x, x * negative_slope),
     passes=lambda x, negative_slope: x > 0,  # NaN takes the negative slope, as PyTorch
     on=lambda g, **p: g, off=lambda g, negative_slope: g * negative_slope,
     passes_from_output=lambda y, negative_slope: y > 0)  # exact for negative_slope >= 0
@@ -208,7 +217,7 @@ _hardsigmoid_backward = _two_valued(
     "hardsigmoid", "",
     forward=lambda x: np.minimum(np.maximum(x + 3, 0), 6) / 6,
     passes=lambda x: (x > -3) & (x < 3),  # NaN: no gradient
-    on=lambda g: g * HARDSIGMOID_SLOPE, off=lambda g: 0)
+    on=lambda g: g * HARDSIGMOID_SLOPE, off=lambda g: 0.0)
 _hardsigmoid_ops = _ops("hardsigmoid", "hardsigmoid", _hardsigmoid_backward)
 
 
@@ -236,15 +245,15 @@ def _outside(x, lambd):
 
 _softshrink_backward = _two_valued(
     "softshrink", "lambd",
-    # x * 0 keeps NaN a NaN in the middle branch
-    forward=lambda x, lambd: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, x * 0)),
-    passes=_outside, on=lambda g, **p: g, off=lambda g, **p: 0)
+    # x - lambd, x + lambd or 0 (x * 0, NaN at NaN), as x - clip(x, -lambd, lambd) signed as x
+    forward=lambda x, lambd: np.copysign(x - np.clip(x, -lambd, lambd), x),
+    passes=_outside, on=lambda g, **p: g, off=lambda g, **p: 0.0)
 _softshrink_ops = _ops("softshrink", "softshrink", _softshrink_backward)
 
 _hardshrink_backward = _two_valued(
     "hardshrink", "lambd",
-    forward=lambda x, lambd: np.where((x >= -lambd) & (x <= lambd), 0, x),
-    passes=_outside, on=lambda g, **p: g, off=lambda g, **p: 0,
+    forward=lambda x, lambd: _where((x >= -lambd) & (x <= lambd), 0.0, x),
+    passes=_outside, on=lambda g, **p: g, off=lambda g, **p: 0.0,
     passes_from_output=_outside)  # y = x outside [-lambd, lambd], 0 inside
 _hardshrink_ops = _ops("hardshrink", "hardshrink", _hardshrink_backward)
 
@@ -281,9 +290,9 @@ def hardshrink(input: Any, lambd: float = 0.5, *, save: str | None = None) -> An
 
 _threshold_backward = _two_valued(
     "threshold", "threshold value",
-    forward=lambda x, threshold, value: np.where(x <= threshold, value, x),
+    forward=lambda x, threshold, value: _where(x <= threshold, value, x),
     passes=lambda x, threshold, value: ~(x <= threshold),  # NaN passes, as PyTorch
-    on=lambda g, **p: g, off=lambda g, **p: 0,
+    on=lambda g, **p: g, off=lambda g, **p: 0.0,
     passes_from_output=lambda y, threshold, value: ~(y <= threshold))  # exact if value <= threshold
 _threshold_ops = _ops("threshold", "threshold", _threshold_backward)
 
@@ -316,7 +325,7 @@ def _hardswish_forward(x):
 @kernel("hardswish_backward_input", inputs="g x", outputs="dx")
 def _hardswish_backward_input(g, x):
     # NaN falls through to the middle formula and gives NaN, as PyTorch's vectorized kernel
-    return np.where(x <= -3, 0, np.where(x >= 3, g, g * (x / 3 + 0.5)))
+    return _where(x <= -3, 0.0, _where(x >= 3, g, g * (x / 3 + 0.5)))
 
 
 hardswish_backward_input = backward_op(
@@ -353,7 +362,7 @@ def hardswish(input: Any, inplace: bool = False, *, save: str | None = None) -> 
 
 @kernel("rrelu_train_forward", inputs="x slopes", outputs="y")
 def _rrelu_train_forward(x, slopes):
-    return np.where(x <= 0, x * slopes, x)  # NaN passes unchanged, as PyTorch
+    return _where(x <= 0, x * slopes, x)  # NaN passes unchanged, as PyTorch
 
 
 @kernel("rrelu_train_forward_mask", inputs="x slopes", outputs="y mask")
@@ -363,12 +372,12 @@ def _rrelu_train_forward_mask(x, slopes):
 
 @kernel("rrelu_train_backward_input", inputs="g x slopes", outputs="dx")
 def _rrelu_train_backward_input(g, x, slopes):
-    return np.where(x <= 0, g * slopes, g)
+    return _where(x <= 0, g * slopes, g)
 
 
 @kernel("rrelu_train_backward_mask", inputs="g mask slopes", outputs="dx")
 def _rrelu_train_backward_mask(g, mask, slopes):
-    return np.where(unpack_mask(mask, g.shape), g, g * slopes)
+    return _where(_bits_of(mask, g.shape), g, g * slopes)
 
 
 def _slopes(like: Any, seed: int, lower: float, upper: float) -> Any:
@@ -436,7 +445,7 @@ def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: 
 
 @kernel("prelu_forward", inputs="x weight", outputs="y")
 def _prelu_forward(x, weight):
-    return np.where(x > 0, x, weight * x)  # weight broadcasts (one per channel, or one)
+    return _where(x > 0, x, weight * x)  # weight broadcasts (one per channel, or one)
 
 
 @kernel("prelu_forward_mask", inputs="x weight", outputs="y mask")
@@ -446,17 +455,17 @@ def _prelu_forward_mask(x, weight):
 
 @kernel("prelu_backward_input", inputs="g x weight", outputs="dx")
 def _prelu_backward_input(g, x, weight):
-    return np.where(x > 0, g, weight * g)
+    return _where(x > 0, g, weight * g)
 
 
 @kernel("prelu_backward_mask", inputs="g mask weight", outputs="dx")
 def _prelu_backward_mask(g, mask, weight):
-    return np.where(unpack_mask(mask, g.shape), g, weight * g)
+    return _where(_bits_of(mask, g.shape), g, weight * g)
 
 
 @kernel("prelu_backward_weight", inputs="g x", outputs="dweight")
 def _prelu_backward_weight(g, x):
-    return np.where(x > 0, 0, x * g)  # per element; the tape sums it to the weight's shape
+    return _where(x > 0, 0.0, x * g)  # per element; the tape sums it to the weight's shape
 
 
 def _not_positive(x: Any, mask: Any = None) -> Any:

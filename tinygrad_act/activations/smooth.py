@@ -19,7 +19,7 @@ import numpy as np
 from .._arrays import FLOAT_DTYPES, dtype_of, result_dtype
 from .._tape import Op, raw
 from ..executors import kernel
-from ..primitives import _sigmoid_forward, abs, astype, clip, exp, sign, where
+from ..primitives import abs, astype, clip, exp, sign, where
 from ..primitives import sigmoid as _sigmoid
 from ..primitives import tanh as _tanh_op
 from ._policy import backward_op, check_param, choose_policy, elementwise_ops
@@ -32,23 +32,25 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 @kernel("softplus_forward", inputs="x", outputs="y", params="beta threshold")
 def _softplus_forward(x, beta, threshold):
-    bx = x * beta
+    bx = x * beta if beta != 1 else x
     # max(bx, 0) + log1p(exp(-|bx|)) is log1p(exp(bx)) without overflow
-    smooth = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
-    return np.where(bx > threshold, x, smooth)
+    smooth = np.maximum(bx, 0) + np.log1p(_exp_neg_abs(bx))
+    return _where(bx > threshold, x, smooth / beta if beta != 1 else smooth)
 
 
 @kernel("softplus_backward_input", inputs="g x", outputs="dx", params="beta threshold")
 def _softplus_backward_input(g, x, beta, threshold):
-    bx = x * beta
-    return np.where(bx > threshold, g, g * _sigmoid_forward(np, bx))
+    bx = x * beta if beta != 1 else x
+    # sigmoid(bx) as primitives.sigmoid computes it: (1 or e) / (1 + e), e = exp(-|bx|)
+    e = _exp_neg_abs(bx)
+    return _where(bx > threshold, g, g * (_where_negative(bx, e, 1.0) / (1 + e)))
 
 
 @kernel("softplus_backward_output", inputs="g y", outputs="dx", params="beta threshold")
 def _softplus_backward_output(g, y, beta, threshold):
-    by = y * beta
+    by = y * beta if beta != 1 else y
     # sigmoid(beta*x) = 1 - exp(-beta*y); -expm1 keeps its relative precision in the left tail
-    return np.where(by > threshold, g, g * -np.expm1(-by))
+    return _where(by > threshold, g, g * -_expm1(-by))
 
 
 softplus_backward_input = backward_op(
@@ -88,7 +90,81 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0, *,
 
 
 # -- shared numerics: NumPy references of small device functions (kernels/*.cu has each) ------
-# Each takes arrays of the compute dtype (float32 or float64) and is a plain elementwise formula.
+# Each takes arrays of the compute dtype (float32 or float64; inputs of one shape, or 0-d ones,
+# which NumPy turns into scalars) and is a plain elementwise formula. They run a block at a
+# time (executors.py), so what costs is passes over a block, not memory: `_where` replaces
+# np.where (whose branch per element costs more than an exp where the condition varies) and a
+# costly branch is evaluated on its own elements only (`_apply_where`); neither changes a
+# result. Below _SMALL elements (the tape's scalars) plain NumPy calls are cheaper, and used.
+
+_SMALL = 64
+_INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+def _bits(a):
+    return a.view(_INT[a.dtype])
+
+
+def _blend(mask, a, b):
+    """a where `mask` (integers of their width) has all bits set, b where it has none, bit for
+    bit; a or b may be a number."""
+    dtype = a.dtype if isinstance(a, np.ndarray) else b.dtype
+    if _is_plus_zero(b):  # no bits to add
+        return (_bits(a) & mask).view(dtype)
+    a_bits, b_bits = (_bits(v) if isinstance(v, np.ndarray) else _bits(np.asarray(v, dtype))
+                      for v in (a, b))
+    out = np.bitwise_xor(a_bits, b_bits)
+    out &= mask
+    out ^= b_bits
+    return out.view(dtype)
+
+
+def _is_plus_zero(v):
+    return isinstance(v, float) and v == 0 and math.copysign(1, v) > 0
+
+
+def _where(condition, a, b):
+    """np.where(condition, a, b) for arrays (or a number and an array) of one float dtype."""
+    if condition.size < _SMALL:
+        return np.where(condition, a, b)
+    if _is_plus_zero(a):
+        condition, a, b = ~condition, b, a
+    dtype = a.dtype if isinstance(a, np.ndarray) else b.dtype
+    return _blend(np.negative(condition.view(np.int8), dtype=_INT[dtype]), a, b)
+
+
+def _where_negative(x, a, b):
+    """a where x's sign bit is set (x < 0, -0.0, a negative NaN), else b."""
+    if x.size < _SMALL:
+        return np.where(np.signbit(x), a, b)
+    return _blend(_bits(x) >> (8 * x.itemsize - 1), a, b)
+
+
+def _apply_where(condition, out, f, *arrays):
+    """out (written in place, except for small arrays: use the result) with f(*arrays) where
+    condition holds, f evaluated on those elements only; condition, arrays and out of one
+    shape."""
+    if condition.size < _SMALL:
+        return np.where(condition, f(*arrays), out)
+    index = np.flatnonzero(condition)
+    if index.size:
+        values = f(*(a.take(index) for a in arrays))
+        if out.flags.c_contiguous:
+            out.reshape(-1)[index] = values  # a view; faster than put
+        else:
+            out.put(index, values)
+    return out
+
+
+def _exp_neg_abs(x):
+    """exp(-|x|), never overflowing."""
+    return np.exp(-np.abs(x))
+
+
+def _sigmoid_halves(e):
+    """(e / (1 + e), 1 - e / (1 + e)) for e = exp(-|x|) <= 1: sigmoid(-|x|) and sigmoid(|x|)."""
+    small = e / (1 + e)
+    return small, 1 - small
 
 
 def _sigmoid_pair(x):
@@ -98,17 +174,22 @@ def _sigmoid_pair(x):
     one rounding on top of a small, accurate term, so the larger is nearly always correctly
     rounded (which keeps derivatives computed from it, y (1 - y), as good as PyTorch's).
     """
-    e = np.exp(-np.abs(x))
-    small = e / (1 + e)
-    large = 1 - small
-    return np.where(x >= 0, large, small), np.where(x >= 0, small, large)
+    small, large = _sigmoid_halves(_exp_neg_abs(x))  # where x is -0.0, both are 0.5
+    return _where_negative(x, small, large), _where_negative(x, large, small)
+
+
+def _sigmoid_one(x, sign=1):
+    """sigmoid(sign * x) as in _sigmoid_pair, for sign = 1 or -1."""
+    small, large = _sigmoid_halves(_exp_neg_abs(x))
+    return _where_negative(x, small, large) if sign > 0 else _where_negative(x, large, small)
 
 
 def _tanh(x):
     """tanh(x); for |x| >= 0.55 as 1 - 2e / (1 + e), e = exp(-2|x|), nearly correctly rounded
     where 1 - y^2 is sensitive to the last bit of y (as for _sigmoid_pair)."""
-    e = np.exp(-2 * np.abs(x))
-    return np.where(np.abs(x) < 0.55, np.tanh(x), np.copysign(1 - 2 * e / (1 + e), x))
+    a = np.abs(x)
+    e = np.exp(-2 * a)
+    return _apply_where(a < 0.55, np.copysign(1 - 2 * e / (1 + e), x), np.tanh, x)
 
 
 def _sech2(x):
@@ -117,9 +198,20 @@ def _sech2(x):
     return 4 * e / ((1 + e) * (1 + e))
 
 
+def _expm1(x):
+    """expm1(x); float32 as exp(x) - 1 in float64 (np.expm1 in float64 where |x| < 2^-5, as
+    exp(x) - 1 cancels there): correctly rounded but for rare double roundings (NumPy's float32
+    expm1 is off by up to 0.8 ulp), and twice as fast (float64 exp against float32 expm1)."""
+    if x.dtype != np.float32:
+        return np.expm1(x)
+    x = x.astype(np.float64)
+    return _apply_where(np.abs(x) < 2**-5, np.exp(x) - 1, np.expm1, x).astype(np.float32)
+
+
 def _nan_at_infinity(x, value):
-    """NaN where x is infinite: PyTorch's derivative there is inf * 0 or inf / inf."""
-    return np.where(np.isinf(x), np.nan, value)
+    """value (an array of ours, written in place) with NaN where x is infinite: PyTorch's
+    derivative there is inf * 0 or inf / inf."""
+    return _apply_where(np.isinf(x), value, lambda v: np.nan, value)
 
 
 # x with its low significand bits cleared: hi * hi is exact (fdlibm's trick in s_erf.c).
@@ -149,10 +241,21 @@ def _gaussian(x):
 
 def _poly(coefficients, z):
     """Horner: coefficients[0] + z * (coefficients[1] + ...)."""
-    result = coefficients[-1]
-    for c in reversed(coefficients[:-1]):
-        result = result * z + c
+    result = z * coefficients[-1]
+    if z.size < _SMALL:  # in place costs more than a new array there
+        for c in reversed(coefficients[1:-1]):
+            result = (result + c) * z
+        return result + coefficients[0]
+    for c in reversed(coefficients[1:-1]):  # in place: no new array per step
+        result += c
+        result *= z
+    result += coefficients[0]
     return result
+
+
+def _rational(numerator, denominator, z):
+    """_poly(numerator, z) / _poly(denominator, z)."""
+    return _poly(numerator, z) / _poly(denominator, z)
 
 
 # fdlibm s_erf.c (Sun Microsystems, 1993): rational approximations of erf on [0, 0.84375]
@@ -194,22 +297,36 @@ def _normal_cdf(x):
     """Phi(x) = erfc(-x / sqrt(2)) / 2 (CUDA's normcdf), to a few ulp in both tails.
 
     fdlibm's erfc of a = |x| / sqrt(2), except that exp(-a^2) is taken as exp(-x^2 / 2) from
-    x itself: rounding a would cost 2 a^2 ulp in the tail.
+    x itself: rounding a would cost 2 a^2 ulp in the tail. Each of its three ranges is evaluated
+    on its own elements only.
     """
     a = np.abs(x) * _SQRT1_2
-    z = a * a
-    r = a * (_poly(_ERF_NEAR_ZERO[0], z) / _poly(_ERF_NEAR_ZERO[1], z))
-    erfc_near_zero = np.where(a < 0.25, 1 - (a + r), 0.5 - ((a - 0.5) + r))
-    s = a - 1
-    erfc_near_one = (1 - _ERX) - _poly(_ERF_NEAR_ONE[0], s) / _poly(_ERF_NEAR_ONE[1], s)
-    w = 1 / z
-    correction = np.where(a < 1 / 0.35, _poly(_ERFC_MIDDLE[0], w) / _poly(_ERFC_MIDDLE[1], w),
-                          _poly(_ERFC_FAR[0], w) / _poly(_ERFC_FAR[1], w))
+    near_zero, tail = a < 0.84375, ~(a < 1.25)  # NaN takes the tail
+    erfc = _apply_where(near_zero, np.empty(a.shape, a.dtype), _erfc_near_zero, a)
+    erfc = _apply_where(~(near_zero | tail), erfc, _erfc_near_one, a)
+    erfc = _apply_where(tail, erfc, _erfc_tail, a, x)
+    half = 0.5 * erfc  # Phi(-|x|)
+    return _where_negative(x, half, 1 - half)  # where x = -0.0, both are 0.5
+
+
+def _erfc_near_zero(a):
+    """erfc(a) for a < 0.84375: 1 - erf(a), erf(a) = a + a P(a^2) / Q(a^2)."""
+    r = a * _rational(*_ERF_NEAR_ZERO, a * a)
+    return _where(a < 0.25, 1 - (a + r), 0.5 - ((a - 0.5) + r))
+
+
+def _erfc_near_one(a):
+    """erfc(a) for 0.84375 <= a < 1.25: 1 - erx - P(a - 1) / Q(a - 1)."""
+    return (1 - _ERX) - _rational(*_ERF_NEAR_ONE, a - 1)
+
+
+def _erfc_tail(a, x):
+    """erfc(a) = exp(-x^2/2 - 0.5625 + R(1/a^2)) / a for a >= 1.25, a = |x|/sqrt(2), R one of
+    two rational approximations (the second from a = 1/0.35)."""
+    w = 1 / (a * a)
+    correction = _where(a < 1 / 0.35, _rational(*_ERFC_MIDDLE, w), _rational(*_ERFC_FAR, w))
     hi, lo = _half_square_parts(x)
-    erfc_tail = np.exp(-hi - 0.5625) * np.exp(correction - lo) / a
-    erfc_a = np.where(a < 0.84375, erfc_near_zero, np.where(a < 1.25, erfc_near_one, erfc_tail))
-    half = 0.5 * erfc_a
-    return np.where(x < 0, half, 1 - half)
+    return np.exp(-hi - 0.5625) * np.exp(correction - lo) / a
 
 
 def _exp_quotient(x, alpha):
@@ -218,15 +335,17 @@ def _exp_quotient(x, alpha):
     q = x / alpha is off by r / alpha, r = x - q alpha exactly (Dekker's product, or one fma
     in CUDA), so exp(x / alpha) = exp(q) (1 + r / alpha). Without it the error grows as |q| ulp.
     """
+    if alpha == 1:  # q = x exactly: r = 0 (the same result, without the passes)
+        return np.exp(x)
     q = x / alpha
     p = q * alpha
     q_hi, q_lo = _split(q)
     a_hi, a_lo = _split(np.asarray(alpha, x.dtype))
     product_error = ((q_hi * a_hi - p) + q_hi * a_lo + q_lo * a_hi) + q_lo * a_lo
     r = (x - p) - product_error
-    correction = np.where(np.abs(q) < 1000, r / alpha, 0)  # beyond, exp(q) is 0 or inf
+    correction = _where(np.abs(q) < 1000, r / alpha, 0.0)  # beyond, exp(q) is 0 or inf
     e = np.exp(q)
-    return np.where(np.isinf(e), e, e + e * correction)
+    return _where(np.isinf(e), e, e + e * correction)
 
 
 _SPLITTER = {np.dtype(np.float32): 4097.0, np.dtype(np.float64): 134217729.0}
@@ -270,29 +389,30 @@ def _negative_part(x: Any) -> Any:
 # -- mish ---------------------------------------------------------------------------------------
 
 
-def _mish_parts(x):
-    """tanh(softplus(x)) and its 1 - tanh^2, from e = exp(-|x|) without cancellation.
+def _mish_parts(x, e):
+    """(num, rest) with tanh(softplus(x)) = num / (num + rest) and its 1 - t^2 =
+    rest (2 num + rest) / (num + rest)^2, from e = exp(-|x|) without cancellation.
 
     tanh(log(1 + u)) = u (u + 2) / (u (u + 2) + 2) for u = exp(x): with u = e for x < 0 and
-    u = 1/e for x >= 0 it is num / (num + rest) with the pairs below; 1 - t^2 is then
-    rest (2 num + rest) / (num + rest)^2.
+    u = 1/e for x >= 0 it is num / (num + rest) with the pairs below.
     """
-    e = np.exp(-np.abs(x))
-    num = np.where(x >= 0, 1 + 2 * e, e * (e + 2))
-    rest = np.where(x >= 0, 2 * e * e, 2)
-    total = num + rest
-    return num / total, rest * (2 * num + rest) / (total * total)
+    # where x is -0.0, e = 1 and both pairs agree
+    return (_where_negative(x, e * (e + 2), 1 + 2 * e), _where_negative(x, 2.0, 2 * e * e))
 
 
 @kernel("mish_forward", inputs="x", outputs="y")
 def _mish_forward(x):
-    return x * _mish_parts(x)[0]
+    num, rest = _mish_parts(x, _exp_neg_abs(x))
+    return x * (num / (num + rest))
 
 
 @kernel("mish_backward_input", inputs="g x", outputs="dx")
 def _mish_backward_input(g, x):
-    t, sech2 = _mish_parts(x)
-    return g * (t + x * _sigmoid_pair(x)[0] * sech2)
+    e = _exp_neg_abs(x)
+    num, rest = _mish_parts(x, e)
+    total = num + rest
+    t, sech2 = num / total, rest * (2 * num + rest) / (total * total)
+    return g * (t + x * _where_negative(x, *_sigmoid_halves(e)) * sech2)
 
 
 def _mish_second(gg, g, x):
@@ -345,23 +465,23 @@ def _gelu_second(gg, g, x):
 
 
 def _gelu_tanh_parts(x):
-    """v = 2 u = 2 beta (x + kappa x^3), sigmoid(v), sigmoid(-v) and dv/dx, on x clipped to
-    [-30, 30]: beyond, sigmoid(v) is exactly 0 or 1 in float64 too, and x^3 cannot overflow."""
+    """v = 2 u = 2 beta (x + kappa x^3) and dv/dx, on x clipped to [-30, 30]: beyond, sigmoid(v)
+    is exactly 0 or 1 in float64 too, and x^3 cannot overflow."""
     x = np.clip(x, -30, 30)
-    v = 2 * _GELU_BETA * x * (1 + _GELU_KAPPA * x * x)
-    s, s_neg = _sigmoid_pair(v)
-    return x, s, s_neg, 2 * _GELU_BETA * (1 + 3 * _GELU_KAPPA * x * x)
+    return x, 2 * _GELU_BETA * x * (1 + _GELU_KAPPA * x * x)
 
 
 @kernel("gelu_tanh_forward", inputs="x", outputs="y")
 def _gelu_tanh_forward(x):
     # 0.5 x (1 + tanh(u)) = x sigmoid(2u): no cancellation in the left tail
-    return x * _gelu_tanh_parts(x)[1]
+    return x * _sigmoid_one(_gelu_tanh_parts(x)[1])
 
 
 @kernel("gelu_tanh_backward_input", inputs="g x", outputs="dx")
 def _gelu_tanh_backward_input(g, x):
-    xc, s, s_neg, dv = _gelu_tanh_parts(x)
+    xc, v = _gelu_tanh_parts(x)
+    s, s_neg = _sigmoid_pair(v)
+    dv = 2 * _GELU_BETA * (1 + 3 * _GELU_KAPPA * xc * xc)
     return _nan_at_infinity(x, g * (s * (1 + xc * dv * s_neg)))
 
 
@@ -404,7 +524,7 @@ def gelu(input: Any, *, approximate: str = "none", save: str | None = None) -> A
 
 @kernel("silu_forward", inputs="x", outputs="y")
 def _silu_forward(x):
-    return x * _sigmoid_pair(x)[0]
+    return x * _sigmoid_one(x)
 
 
 @kernel("silu_backward_input", inputs="g x", outputs="dx")
@@ -445,17 +565,17 @@ def silu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
 
 @kernel("elu_forward", inputs="x", outputs="y", params="alpha")
 def _elu_forward(x, alpha):
-    return np.where(x > 0, x, alpha * np.expm1(x))
+    return _apply_where(~(x > 0), x.copy(), lambda x: alpha * _expm1(x), x)
 
 
 @kernel("elu_backward_input", inputs="g x", outputs="dx", params="alpha")
 def _elu_backward_input(g, x, alpha):
-    return np.where(x > 0, g, g * (alpha * np.exp(x)))
+    return _apply_where(~(x > 0), g.copy(), lambda g, x: g * (alpha * np.exp(x)), g, x)
 
 
 @kernel("elu_backward_output", inputs="g y", outputs="dx", params="alpha")
 def _elu_backward_output(g, y, alpha):
-    return np.where(y > 0, g, g * (y + alpha))
+    return _where(y > 0, g, g * (y + alpha))
 
 
 _elu_ops = _activation_ops("elu", {
@@ -491,17 +611,17 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False, *,
 
 @kernel("celu_forward", inputs="x", outputs="y", params="alpha")
 def _celu_forward(x, alpha):
-    return np.where(x > 0, x, alpha * np.expm1(x / alpha))
+    return _apply_where(~(x > 0), x.copy(), lambda x: alpha * _expm1(x / alpha), x)
 
 
 @kernel("celu_backward_input", inputs="g x", outputs="dx", params="alpha")
 def _celu_backward_input(g, x, alpha):
-    return np.where(x > 0, g, g * _exp_quotient(x, alpha))
+    return _apply_where(~(x > 0), g.copy(), lambda g, x: g * _exp_quotient(x, alpha), g, x)
 
 
 @kernel("celu_backward_output", inputs="g y", outputs="dx", params="alpha")
 def _celu_backward_output(g, y, alpha):
-    return np.where(y > 0, g, g * ((y + alpha) / alpha))
+    return _where(y > 0, g, g * ((y + alpha) / alpha))
 
 
 def _celu_second_input(gg, g, x, *, alpha):
@@ -543,17 +663,18 @@ _SELU_SCALE_ALPHA = _SELU_SCALE * _SELU_ALPHA
 
 @kernel("selu_forward", inputs="x", outputs="y")
 def _selu_forward(x):
-    return np.where(x > 0, _SELU_SCALE * x, _SELU_SCALE_ALPHA * np.expm1(x))
+    return _apply_where(~(x > 0), x * _SELU_SCALE, lambda x: _SELU_SCALE_ALPHA * _expm1(x), x)
 
 
 @kernel("selu_backward_input", inputs="g x", outputs="dx")
 def _selu_backward_input(g, x):
-    return np.where(x > 0, g * _SELU_SCALE, g * (_SELU_SCALE_ALPHA * np.exp(x)))
+    return _apply_where(~(x > 0), g * _SELU_SCALE,
+                        lambda g, x: g * (_SELU_SCALE_ALPHA * np.exp(x)), g, x)
 
 
 @kernel("selu_backward_output", inputs="g y", outputs="dx")
 def _selu_backward_output(g, y):
-    return np.where(y > 0, g * _SELU_SCALE, g * (y + _SELU_SCALE_ALPHA))
+    return _where(y > 0, g * _SELU_SCALE, g * (y + _SELU_SCALE_ALPHA))
 
 
 _selu_ops = _activation_ops("selu", {
@@ -582,17 +703,17 @@ def selu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
 
 @kernel("logsigmoid_forward", inputs="x", outputs="y")
 def _logsigmoid_forward(x):
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return np.minimum(x, 0) - np.log1p(_exp_neg_abs(x))
 
 
 @kernel("logsigmoid_backward_input", inputs="g x", outputs="dx")
 def _logsigmoid_backward_input(g, x):
-    return g * _sigmoid_pair(x)[1]
+    return g * _sigmoid_one(x, -1)
 
 
 @kernel("logsigmoid_backward_output", inputs="g y", outputs="dx")
 def _logsigmoid_backward_output(g, y):
-    return g * -np.expm1(y)  # 1 - exp(y) = sigmoid(-x), -expm1 exact as y -> 0
+    return g * -_expm1(y)  # 1 - exp(y) = sigmoid(-x), -expm1 exact as y -> 0
 
 
 _logsigmoid_ops = _activation_ops("logsigmoid", {
@@ -691,13 +812,13 @@ def tanh(input: Any, *, save: str | None = None) -> Any:
 
 @kernel("sigmoid_forward", inputs="x", outputs="y")
 def _sigmoid_activation_forward(x):
-    return _sigmoid_pair(x)[0]
+    return _sigmoid_one(x)
 
 
 @kernel("sigmoid_backward_input", inputs="g x", outputs="dx")
 def _sigmoid_backward_input(g, x):
-    s, s_neg = _sigmoid_pair(x)
-    return g * (s * s_neg)
+    small, large = _sigmoid_halves(_exp_neg_abs(x))  # sigmoid(x) sigmoid(-x), in some order
+    return g * (small * large)
 
 
 @kernel("sigmoid_backward_output", inputs="g y", outputs="dx")
@@ -735,9 +856,14 @@ _TANH_Q = [4.84406305325125486048e+03, 2.23548839060100448583e+03, 1.12811678491
 
 @kernel("tanhshrink_forward", inputs="x", outputs="y")
 def _tanhshrink_forward(x):
+    near_zero = np.abs(x) < 0.625
+    y = _apply_where(near_zero, np.empty(x.shape, x.dtype), _tanhshrink_near_zero, x)
+    return _apply_where(~near_zero, y, lambda x: x - np.tanh(x), x)
+
+
+def _tanhshrink_near_zero(x):
     z = x * x
-    near_zero = -x * z * (_poly(_TANH_P, z) / _poly(_TANH_Q, z))
-    return np.where(np.abs(x) < 0.625, near_zero, x - np.tanh(x))
+    return -x * z * _rational(_TANH_P, _TANH_Q, z)
 
 
 @kernel("tanhshrink_backward_input", inputs="g x", outputs="dx")

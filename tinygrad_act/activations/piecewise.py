@@ -243,10 +243,15 @@ def _outside(x, lambd):
     return (x < -lambd) | (x > lambd)  # NaN: no gradient, as PyTorch's vectorized kernel
 
 
+def _softshrink_forward(x, lambd):
+    if not lambd >= 0:  # not from softshrink (it checks lambd), but the kernel takes any
+        return _where(x > lambd, x - lambd, _where(x < -lambd, x + lambd, x * 0))
+    # x - lambd, x + lambd or x * 0 (0 signed as x, NaN at NaN), in fewer passes
+    return np.copysign(x - np.clip(x, -lambd, lambd), x)
+
+
 _softshrink_backward = _two_valued(
-    "softshrink", "lambd",
-    # x - lambd, x + lambd or 0 (x * 0, NaN at NaN), as x - clip(x, -lambd, lambd) signed as x
-    forward=lambda x, lambd: np.copysign(x - np.clip(x, -lambd, lambd), x),
+    "softshrink", "lambd", forward=_softshrink_forward,
     passes=_outside, on=lambda g, **p: g, off=lambda g, **p: 0.0)
 _softshrink_ops = _ops("softshrink", "softshrink", _softshrink_backward)
 

@@ -230,16 +230,14 @@ def _glu_backward_forward(xp, g, x, *, dim):
     fused = _rows("glu_rows_backward", xp, dim, (g, x), x.shape)
     if fused is not None:
         return fused
-    # both halves of dx written in slices along dim of about 2^16 elements: da and db are
-    # never whole arrays beside dx
+    # both halves of dx written a slab of rows (first axis) of about 2^16 elements at a time:
+    # da and db are never whole arrays beside dx
     a, b = xp.split(x, 2, axis=dim)
     dx = xp.empty(x.shape, x.dtype)
     da, db = xp.split(dx, 2, axis=dim)
-    half = a.shape[dim]
-    step = max(1, half * (1 << 16) // max(1, a.size))
-    for start in range(0, half, step):
-        part = (slice(None),) * dim + (slice(start, start + step),)
-        da[part], db[part] = launch("glu_backward", g[part], a[part], b[part])
+    step = max(1, a.shape[0] * (1 << 16) // max(1, a.size))
+    for rows in (slice(start, start + step) for start in range(0, a.shape[0], step)):
+        da[rows], db[rows] = launch("glu_backward", g[rows], a[rows], b[rows])
     return dx
 
 

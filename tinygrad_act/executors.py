@@ -98,7 +98,8 @@ class NumpyExecutor:
                            for n, a in zip(k.inputs, arrays))
         with np.errstate(all="ignore"):  # overflow and NaN are part of the math, not news
             out = k.reference(*arrays, **params)
-            outs = tuple(o if n == MASK else np.asarray(o, dtype=dtype)
+            outs = tuple(o if n == MASK or (type(o) is np.ndarray and o.dtype == dtype)
+                         else np.asarray(o, dtype=dtype)
                          for n, o in zip(k.outputs, out if len(k.outputs) > 1 else (out,)))
         return outs if len(outs) > 1 else outs[0]
 
@@ -224,11 +225,13 @@ def launch(name: str, *arrays: Any, **params: Any) -> Any:
 
 
 def _float_dtype(k: Kernel, arrays: tuple[Any, ...]) -> np.dtype:
-    dtypes = [a.dtype for n, a in zip(k.inputs, arrays) if n != MASK]
-    if dtypes[0] not in FLOAT_DTYPES or any(d != dtypes[0] for d in dtypes):
+    floats = arrays if MASK not in k.inputs else [a for n, a in zip(k.inputs, arrays)
+                                                  if n != MASK]
+    dtype = floats[0].dtype
+    if dtype not in FLOAT_DTYPES or any(a.dtype != dtype for a in floats):
         raise TypeError(f"kernel {k.name} needs float16, float32 or float64 arrays of one dtype, "
-                        f"got {sorted(set(map(str, dtypes)))}")
-    return np.dtype(dtypes[0])
+                        f"got {sorted({str(a.dtype) for a in floats})}")
+    return dtype
 
 
 def pack_mask(condition: Any) -> Any:

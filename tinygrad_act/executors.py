@@ -241,8 +241,11 @@ def pack_mask(condition: Any) -> Any:
 
 
 def unpack_mask(mask: Any, shape: tuple[int, ...]) -> Any:
-    xp = np if not is_cupy_array(mask) else array_namespace(mask)
-    n = int(np.prod(shape))
+    """The bits of a packed mask as a bool array of `shape`."""
+    n = math.prod(shape)
+    if not is_cupy_array(mask):  # one pass, no copy: a 0/1 uint8 array viewed as bool
+        return np.unpackbits(mask, count=n, bitorder="little").view(bool).reshape(shape)
+    xp = array_namespace(mask)
     return xp.unpackbits(mask, bitorder="little")[:n].reshape(shape).astype(bool)
 
 

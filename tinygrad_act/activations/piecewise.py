@@ -14,7 +14,6 @@ We follow the vectorized body, which is what nearly every element of a real tens
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -25,13 +24,6 @@ from ..executors import kernel, launch, pack_mask, unpack_mask
 from ..primitives import reshape, where
 from ._policy import backward_op, check_param, choose_policy, elementwise_ops
 from .smooth import _where
-
-
-def _bits_of(mask, shape):
-    """A packed mask's bits as a bool array of `shape` (the NumPy references' unpack_mask)."""
-    n = math.prod(shape)
-    return np.unpackbits(mask, count=n, bitorder="little").view(bool).reshape(shape)
-
 
 # -- relu ---------------------------------------------------------------------------------------
 
@@ -58,7 +50,7 @@ def _relu_backward_output(g, y):
 
 @kernel("relu_backward_mask", inputs="g mask", outputs="dx")
 def _relu_backward_mask(g, mask):
-    return _where(_bits_of(mask, g.shape), g, 0.0)
+    return _where(unpack_mask(mask, g.shape), g, 0.0)
 
 
 relu_backward = {
@@ -99,7 +91,7 @@ def _two_valued(name: str, params: str, forward, passes, on, off,
     kernel(f"{name}_backward_input", inputs="g x", outputs="dx", params=params)(
         lambda g, x, **p: _where(passes(x, **p), on(g, **p), off(g, **p)))
     kernel(f"{name}_backward_mask", inputs="g mask", outputs="dx", params=params)(
-        lambda g, mask, **p: _where(_bits_of(mask, g.shape), on(g, **p), off(g, **p)))
+        lambda g, mask, **p: _where(unpack_mask(mask, g.shape), on(g, **p), off(g, **p)))
     policies = ("input", "mask")
     if passes_from_output is not None:
         kernel(f"{name}_backward_output", inputs="g y", outputs="dx", params=params)(
@@ -382,7 +374,7 @@ def _rrelu_train_backward_input(g, x, slopes):
 
 @kernel("rrelu_train_backward_mask", inputs="g mask slopes", outputs="dx")
 def _rrelu_train_backward_mask(g, mask, slopes):
-    return _where(_bits_of(mask, g.shape), g, g * slopes)
+    return _where(unpack_mask(mask, g.shape), g, g * slopes)
 
 
 def _slopes(like: Any, seed: int, lower: float, upper: float) -> Any:
@@ -465,7 +457,7 @@ def _prelu_backward_input(g, x, weight):
 
 @kernel("prelu_backward_mask", inputs="g mask weight", outputs="dx")
 def _prelu_backward_mask(g, mask, weight):
-    return _where(_bits_of(mask, g.shape), g, weight * g)
+    return _where(unpack_mask(mask, g.shape), g, weight * g)
 
 
 @kernel("prelu_backward_weight", inputs="g x", outputs="dweight")

@@ -216,3 +216,37 @@ def test_default_policies(name, default):
     fn = getattr(activations, name)
     x = np.linspace(-2, 2, 16)
     assert ta.tape(lambda v: fn(v))(x).ops == ta.tape(lambda v: fn(v, save=default))(x).ops
+
+
+def _float32_sweep(lo: float, hi: float, step: int) -> np.ndarray:
+    """Every `step`-th float32 from lo to hi (0 <= lo < hi): a sweep of every binade."""
+    bits = np.arange(np.float32(lo).view(np.int32), np.float32(hi).view(np.int32), step,
+                     dtype=np.int32)
+    return bits.view(np.float32)
+
+
+def test_float32_expm1_of_nonpositive_x_is_under_an_ulp():
+    """smooth._expm1_nonpositive (float32 passes, in place of NumPy's scalar expm1) against
+    float64's expm1 over every 997th float32 in [-40, 0], and its special values."""
+    x = -_float32_sweep(1e-45, 40, 997)
+    exact = np.expm1(x.astype(np.float64))
+    assert ulps(smooth._expm1_nonpositive(x), exact, np.float32).max() < 0.9
+    specials = np.array([-0.0, 0.0, -1e-45, -np.inf, np.nan, -30, -1e30], np.float32)
+    out = smooth._expm1_nonpositive(np.repeat(specials, 10))[::10]
+    np.testing.assert_array_equal(out, np.array([-0.0, 0.0, -1e-45, -1, np.nan, -1, -1],
+                                                np.float32))
+    assert np.signbit(out[0]) and not np.signbit(out[1])
+    # with the float64 route for x > 0, _expm1 covers every float32
+    x = _float32_sweep(1e-45, 88, 997)
+    assert ulps(smooth._expm1(x), np.expm1(x.astype(np.float64)), np.float32).max() <= 0.5
+    assert smooth._expm1(np.float32(-0.5)) == np.float32(math.expm1(-0.5))  # NumPy scalars
+
+
+def test_float32_log1p_of_the_unit_interval_is_nearly_correctly_rounded():
+    """smooth._log1p_unit (softplus, logsigmoid: log1p(exp(-|x|))) against float64's log1p over
+    every 997th float32 in [0, 1], and its ends."""
+    t = np.append(_float32_sweep(1e-45, 1, 997), np.float32(1))
+    assert ulps(smooth._log1p_unit(t), np.log1p(t.astype(np.float64)), np.float32).max() < 0.65
+    ends = np.array([0, 1e-45, np.nan], np.float32)
+    np.testing.assert_array_equal(smooth._log1p_unit(ends), ends)
+    assert smooth._log1p_unit(np.float32(1)) == np.float32(math.log(2))

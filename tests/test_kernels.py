@@ -376,3 +376,41 @@ def test_cupy_matches_torch_cuda(gpu, case, dtype):
             np.testing.assert_allclose(cupy.asnumpy(ours).astype(np.float64),
                                        theirs.detach().cpu().double().numpy(),
                                        rtol=rtol, atol=atol, err_msg=f"{case.name}[{policy}]")
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def test_compiled_results_do_not_depend_on_how_inputs_are_laid_out(host_build):
+    """Broadcast, 0-d, non-contiguous and read-only inputs (masks included) give exactly what
+    writable contiguous copies of the broadcast shape give: the launch path has shortcuts for
+    inputs of one shape and for writable contiguous arrays."""
+    rng = np.random.default_rng(11)
+    g, y = rng.standard_normal((2, 6, 8)).astype(np.float32) * 4
+    scalar = lambda a: np.array(a[0, 0])
+    layouts = {"one shape": (g, y), "read-only": (_read_only(g), _read_only(y)),
+               "transposed": (g.T, y.T), "strided": (g[:, ::2], y[::2, ::2][[0, 1, 2] * 2]),
+               "broadcast row": (g, y[0]), "broadcast column": (g[:, :1], y),
+               "0-d": (scalar(g), scalar(y)), "0-d and 1-d": (scalar(g), y[0]),
+               "0-d read-only": (_read_only(scalar(g)), y)}
+    full = lambda *arrays: [np.broadcast_to(a, np.broadcast_shapes(*(b.shape for b in arrays)))
+                            .copy() for a in arrays]  # writable, C-contiguous, 0-d kept
+    slope = {"negative_slope": 0.5}
+    with ta.backend("compiled"):
+        for layout, (a, b) in layouts.items():
+            mask = ta.executors.pack_mask(full(a)[0] > 0)
+            given_mask = _read_only(mask) if "read-only" in layout else mask
+            for name, args, expected_args, params in [
+                    ("softplus_backward_output", (a, b), full(a, b),
+                     {"beta": 1.0, "threshold": 2.0}),
+                    ("leaky_relu_forward_mask", (b,), full(b), slope),
+                    ("leaky_relu_backward_mask", (a, given_mask), (*full(a), mask), slope)]:
+                out = launch(name, *args, **params)
+                expected = launch(name, *expected_args, **params)
+                for o, e in zip(*((out, expected) if isinstance(out, tuple)
+                                  else ((out,), (expected,)))):
+                    assert o.shape == e.shape and o.dtype == e.dtype, (layout, name)
+                    np.testing.assert_array_equal(o, e, err_msg=f"{layout} {name}")

@@ -29,7 +29,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -339,6 +339,36 @@ def kernel_function(source: KernelSource, dtype: np.dtype) -> Any:
     return library(source).function(source.name, dtype)
 
 
+class Plan(NamedTuple):
+    """What every call of one elementwise kernel for one dtype shares, worked out once."""
+
+    function: Any  # kernel_function(source, dtype)
+    pointers: type  # ctypes array type of the arrays' addresses: inputs, then outputs
+    params: type  # ctypes array type of the parameters (one unused where there are none)
+    count: int  # parameters
+    packs_mask: bool
+    flushes: bool  # flush_subnormals applies: float16 and float32
+
+
+@functools.cache
+def plan(source: KernelSource, dtype: np.dtype) -> Plan:
+    """The Plan of one kernel for one dtype (changed kernel text is a new source)."""
+    count = len(source.params)
+    return Plan(kernel_function(source, dtype),
+                ctypes.c_void_p * (len(source.inputs) + len(source.outputs)),
+                ctypes.c_double * max(1, count), count, source.packs_mask, dtype != np.float64)
+
+
+def _address(a: np.ndarray) -> int:
+    """The address of an array's data: through the buffer protocol where that can give it
+    (writable and C-contiguous, ~0.4 us), else __array_interface__ (~1.5 us; a.ctypes is
+    slower still)."""
+    flags = a.flags
+    if flags.writeable and flags.c_contiguous:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    return a.__array_interface__["data"][0]
+
+
 def build_all(jobs: int | None = None) -> list[Path]:
     """Build (or find in the cache) the library of every kernels/*.cu file, in parallel."""
     paths = {s.path: s for s in kernel_sources().values()}
@@ -365,7 +395,7 @@ class CompiledExecutor:
         contiguous (the host loop reads every array at the loop index), one call per block of
         rows, with block-sized copies instead of full-sized ones."""
         shape = call.shape
-        if all(a.dtype == np.uint8 or (a.shape == shape and a.flags.c_contiguous)
+        if all((a.shape == shape and a.flags.c_contiguous) or a.dtype == np.uint8
                for a in call.inputs):
             self._call(call, call.inputs, call.outputs, math.prod(shape))
             return
@@ -382,14 +412,11 @@ class CompiledExecutor:
     def _call(self, call: Call, inputs: list[np.ndarray], outputs: list[np.ndarray],
               n: int) -> None:
         """One kernel call on contiguous arrays of n elements (mask: n bits)."""
-        arrays = [*inputs, *outputs]
-        pointers = (ctypes.c_void_p * len(arrays))(
-            *(a.__array_interface__["data"][0] for a in arrays))  # cheaper than a.ctypes
-        params = (ctypes.c_double * max(1, len(call.source.params)))(
-            *map(float, call.scalars[:len(call.source.params)]))
-        size = -(-n // 8) if call.source.packs_mask else n  # a kernel packing a mask: bytes
-        flush = int(_flush.get() and call.dtype != np.float64)
-        kernel_function(call.source, call.dtype)(pointers, params, size, n, num_threads(), flush)
+        p = plan(call.source, call.dtype)
+        size = -(-n // 8) if p.packs_mask else n  # a kernel packing a mask: bytes
+        p.function(p.pointers(*map(_address, [*inputs, *outputs])),
+                   p.params(*call.scalars[:p.count]), size, n, num_threads(),
+                   int(p.flushes and _flush.get()))
 
 
 def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
@@ -418,7 +445,7 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
     rows = math.prod(shape[:axis]) * inner
     if rows == 0 or shape[axis] == 0:
         return
-    pointers = (ctypes.c_void_p * len(arrays))(*(a.__array_interface__["data"][0] for a in arrays))
+    pointers = (ctypes.c_void_p * len(arrays))(*map(_address, arrays))
     lengths = (ctypes.c_longlong * len(arrays))(*(a.shape[axis] for a in arrays))
     values = (ctypes.c_double * max(1, len(source.params)))(
         *(float(params[p]) for p in source.params))

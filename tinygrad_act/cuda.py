@@ -162,15 +162,15 @@ def _load_sources(folder: Path, stamp: tuple) -> dict[str, KernelSource]:
 def kernel_sources(rescan: bool = False) -> dict[str, KernelSource]:
     """Every kernel with CUDA text, by name; the folder is listed once per process, and again
     with `rescan` (after a file in kernels/ changed), not on every launch."""
-    global _scanned
-    if _scanned is None or rescan:
+    global _sources
+    if _sources is None or rescan:
         folder = kernel_dir()
-        _scanned = (folder, tuple((p.name, p.stat().st_mtime_ns)
-                                  for p in sorted(folder.glob("*.cu*"))))
-    return _load_sources(*_scanned)
+        _sources = _load_sources(folder, tuple((p.name, p.stat().st_mtime_ns)
+                                               for p in sorted(folder.glob("*.cu*"))))
+    return _sources
 
 
-_scanned: tuple[Path, tuple[tuple[str, int], ...]] | None = None
+_sources: dict[str, KernelSource] | None = None
 
 
 def kernel_source(name: str) -> KernelSource:
@@ -187,7 +187,7 @@ def kernel_source(name: str) -> KernelSource:
 # -- the launch path shared by the CuPy and the compiled executors ------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """A prepared launch. `args` is the ElementwiseKernel argument list: inputs, parameters,
     [n_ for a kernel that packs a mask], outputs; `size` is the number of loop iterations
@@ -217,17 +217,21 @@ def prepare(k: Kernel, xp: Any, arrays: tuple[Any, ...], params: dict[str, float
         raise TypeError(f"kernel {k.name}: CUDA text in {source.path.name} takes "
                         f"{source.inputs} {source.params} -> {source.outputs}, the reference "
                         f"{k.inputs} {k.params} -> {k.outputs}")
-    arrays = tuple(xp.asarray(a) for a in arrays)
+    arrays = tuple([xp.asarray(a) for a in arrays])
     dtype = _float_dtype(k, arrays)
-    shape = np.broadcast_shapes(*(a.shape for n, a in zip(k.inputs, arrays) if n != MASK))
+    shapes = [a.shape for n, a in zip(k.inputs, arrays) if n != MASK]
+    shape = shapes[0]
+    if shapes.count(shape) != len(shapes):  # skipped where all are one shape (~2 us)
+        shape = np.broadcast_shapes(*shapes)
     n = math.prod(shape)
     nbytes = -(-n // 8)
-    for name, a in zip(k.inputs, arrays):
-        if name == MASK and (a.dtype != np.uint8 or a.size < nbytes):
+    if MASK in k.inputs:
+        mask = arrays[k.inputs.index(MASK)]
+        if mask.dtype != np.uint8 or mask.size < nbytes:
             raise TypeError(f"kernel {k.name}: the mask must hold {nbytes} packed uint8 bytes")
     scalars = [np.float64(params[p]) for p in k.params]
     if not source.packs_mask:
-        results = tuple(xp.empty(shape, dtype) for _ in k.outputs)
+        results = tuple([xp.empty(shape, dtype) for _ in k.outputs])
         return Call(source, dtype, list(arrays), scalars, list(results), n, results, shape)
     # raw arrays on the GPU: broadcast to the full shape; the host executor takes them as they
     # are and broadcasts a block at a time

@@ -367,14 +367,15 @@ def _normal_cdf(x):
     """Phi(x) = erfc(-x / sqrt(2)) / 2 (CUDA's normcdf), to a few ulp in both tails.
 
     fdlibm's erfc of a = |x| / sqrt(2), except that exp(-a^2) is taken as exp(-x^2 / 2) from
-    x itself: rounding a would cost 2 a^2 ulp in the tail. Each of its three ranges is evaluated
+    x itself: rounding a would cost 2 a^2 ulp in the tail. Each of its four ranges is evaluated
     on its own elements only.
     """
     a = np.abs(x) * _SQRT1_2
-    near_zero, tail = a < 0.84375, ~(a < 1.25)  # NaN takes the tail
+    near_zero, tail, far = a < 0.84375, ~(a < 1.25), ~(a < 1 / 0.35)  # NaN takes the far tail
     erfc = _apply_where(near_zero, np.empty(a.shape, a.dtype), _erfc_near_zero, a)
     erfc = _apply_where(~(near_zero | tail), erfc, _erfc_near_one, a)
-    erfc = _apply_where(tail, erfc, _erfc_tail, a, x)
+    erfc = _apply_where(tail & ~far, erfc, _erfc_tail, a, x)
+    erfc = _apply_where(far, erfc, _erfc_far_tail, a, x)
     half = 0.5 * erfc  # Phi(-|x|)
     return _where_negative(x, half, 1 - half)  # where x = -0.0, both are 0.5
 
@@ -390,13 +391,17 @@ def _erfc_near_one(a):
     return (1 - _ERX) - _rational(*_ERF_NEAR_ONE, a - 1)
 
 
-def _erfc_tail(a, x):
-    """erfc(a) = exp(-x^2/2 - 0.5625 + R(1/a^2)) / a for a >= 1.25, a = |x|/sqrt(2), R one of
-    two rational approximations (the second from a = 1/0.35)."""
-    w = 1 / (a * a)
-    correction = _where(a < 1 / 0.35, _rational(*_ERFC_MIDDLE, w), _rational(*_ERFC_FAR, w))
+def _erfc_tail(a, x, correction=_ERFC_MIDDLE):
+    """erfc(a) = exp(-x^2/2 - 0.5625 + R(1/a^2)) / a for 1.25 <= a < 1/0.35, a = |x|/sqrt(2),
+    R a rational approximation (`correction`: numerator and denominator)."""
+    correction = _rational(*correction, 1 / (a * a))
     hi, lo = _half_square_parts(x)
     return np.exp(-hi - 0.5625) * np.exp(correction - lo) / a
+
+
+def _erfc_far_tail(a, x):
+    """erfc(a) for a >= 1/0.35, as _erfc_tail with fdlibm's second approximation of R."""
+    return _erfc_tail(a, x, _ERFC_FAR)
 
 
 def _exp_quotient(x, alpha):

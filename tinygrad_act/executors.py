@@ -73,10 +73,14 @@ class NumpyExecutor:
     to the memory of a large array. A block holds a multiple of 8 elements, so its mask bytes
     are whole bytes of the array's mask. The blocks run on `compiled.num_threads()` threads
     (NumPy's ufuncs release the GIL), each writing its own slice of the outputs.
+
+    2^17 elements: a reference makes tens to hundreds of ufunc calls a block, and each hands the
+    GIL to the other thread; at 2^16 that cost made two threads no faster than one for gelu
+    (docs/performance.md, third round), while temporaries of 2^17 still stay in the cache.
     """
 
     name = "numpy"
-    block = 1 << 16
+    block = 1 << 17
 
     def check(self) -> None:
         pass

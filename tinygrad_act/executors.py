@@ -133,7 +133,10 @@ class NumpyExecutor:
                                                result if len(outs) > 1 else (result,)):
                         out[masked if name == MASK else rows] = part
 
-        threads = min(_compiled.num_threads(), -(-math.prod(shape) // self.block))
+        # a thread per 4 blocks at least: below 8 blocks, handing the GIL and the work over
+        # costs more than the second thread gains (bench/blocks.py's kernels at 2^18, 2^19)
+        block_count = -(-math.prod(shape) // self.block)
+        threads = max(1, min(_compiled.num_threads(), block_count // 4))
         workers = [_pool(threads - 1).submit(run) for _ in range(threads - 1)]
         try:
             run()

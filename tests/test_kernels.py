@@ -238,6 +238,32 @@ def test_compiled_threads_split_the_work_without_changing_results(host_build):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("name", ["relu_forward_mask", "relu_backward_mask", "gelu_forward",
+                                  "softplus_backward_output"])
+def test_numpy_blocks_and_threads_do_not_change_results(monkeypatch, name):
+    """The NumPy executor's blocks (here of 64 elements: a 200 x 33 array makes 25 blocks of 8
+    rows, whole mask bytes each, and two threads take part) give the reference's result on the
+    whole array."""
+    k = KERNELS[name]
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((200, 33)) * 10).astype(np.float32)
+    inputs = {"x": x, "y": np.abs(x), "g": rng.standard_normal(x.shape).astype(np.float32),
+              MASK: np.packbits(x.ravel() > 0, bitorder="little")}
+    arrays = [inputs[i] for i in k.inputs]
+    params = {p: 1.0 if p != "threshold" else 20.0 for p in k.params}
+    whole = launch(name, *arrays, **params)
+    executor = ta.executors.executor_for_name("numpy")
+    monkeypatch.setattr(executor, "block", 64)
+    for threads in (1, 2):
+        compiled.set_num_threads(threads)
+        try:
+            blocked = launch(name, *arrays, **params)
+        finally:
+            compiled.set_num_threads(None)
+        for a, b in zip(*(r if isinstance(r, tuple) else (r,) for r in (whole, blocked))):
+            np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
 def test_flush_subnormals_imitates_the_gpu_in_float32_only(host_build):
     g, y = np.array([1e-40, 1.0], np.float32), np.ones(2, np.float32)  # g[0] is subnormal
     dx = lambda g, y: launch("softplus_backward_output", g, y, beta=1.0, threshold=20.0)[0]

@@ -7,8 +7,10 @@
    float32 result, against NumPy's float64 functions (under 1 ulp of float64, so the float64
    value is the exact one to far below a float32 ulp), over an evenly spaced sweep of float32
    inputs of the given range.
-3. The NumPy path's own float32 log1p (on [0, 1]) and expm1 (for x <= 0), which replace
-   NumPy's where those are scalar libm calls (no SIMD loop on AVX2): cost and error as above.
+3. The NumPy path's own float32 log1p (on [0, 1]) and expm1 (for x <= 0): cost and error as
+   above. Its log1p replaces NumPy's where that is a scalar libm call (NumPy has SIMD loops for
+   log1p and expm1 on AVX-512 CPUs only); its expm1 is always used (NumPy's SIMD one, 2.2 ulp,
+   is too coarse for the output policies' derivatives).
 
     python bench/ufuncs.py [--rounds 5]
 """
@@ -79,13 +81,13 @@ def exactness() -> None:
 
 
 def ours(rounds: int) -> None:
-    """The NumPy path's own float32 functions, where NumPy's are slow here, against them."""
+    """The NumPy path's own float32 functions against NumPy's."""
     print("\n## float32: NumPy's function against the NumPy path's own (activations/smooth.py)\n")
     print("| function | inputs | NumPy ns/element | NumPy max ulp | ours | ns/element | "
           "max ulp |\n|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name, numpy_fn, our_name, lo, hi in (
-            ("log1p", np.log1p, "_log1p_unit", 0, 1),
+            ("log1p", np.log1p, "_float32_log1p_unit", 0, 1),
             ("expm1", np.expm1, "_expm1_nonpositive", -20, 0)):
         our_fn = getattr(smooth, our_name)
         block = rng.uniform(lo, hi, BLOCK).astype(np.float32)
@@ -101,7 +103,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    print(f"numpy {np.__version__} (SIMD: {_simd()})\n")
+    log1p = "its own" if smooth._OWN_FLOAT32_LOG1P else "NumPy's, a SIMD loop"
+    print(f"numpy {np.__version__} (SIMD: {_simd()}); the NumPy path's float32 log1p here: "
+          f"{log1p}, expm1: its own\n")
     costs(args.rounds)
     exactness()
     ours(args.rounds)

@@ -226,7 +226,7 @@ def _float32_sweep(lo: float, hi: float, step: int) -> np.ndarray:
 
 
 def test_float32_expm1_of_nonpositive_x_is_under_an_ulp():
-    """smooth._expm1_nonpositive (float32 passes, in place of NumPy's scalar expm1) against
+    """smooth._float32_expm1_nonpositive (float32 passes, where NumPy's expm1 is scalar) against
     float64's expm1 over every 997th float32 in [-40, 0], and its special values."""
     x = -_float32_sweep(1e-45, 40, 997)
     exact = np.expm1(x.astype(np.float64))
@@ -238,15 +238,43 @@ def test_float32_expm1_of_nonpositive_x_is_under_an_ulp():
     assert np.signbit(out[0]) and not np.signbit(out[1])
     # with the float64 route for x > 0, _expm1 covers every float32
     x = _float32_sweep(1e-45, 88, 997)
-    assert ulps(smooth._expm1(x), np.expm1(x.astype(np.float64)), np.float32).max() <= 0.5
-    assert smooth._expm1(np.float32(-0.5)) == np.float32(math.expm1(-0.5))  # NumPy scalars
+    exact = np.expm1(x.astype(np.float64))
+    assert ulps(smooth._expm1(x), exact, np.float32).max() <= 0.5
+    assert smooth._expm1(np.float32(-0.5)) == np.float32(math.expm1(-0.5))  # scalars
 
 
 def test_float32_log1p_of_the_unit_interval_is_nearly_correctly_rounded():
-    """smooth._log1p_unit (softplus, logsigmoid: log1p(exp(-|x|))) against float64's log1p over
-    every 997th float32 in [0, 1], and its ends."""
+    """smooth._float32_log1p_unit (softplus, logsigmoid: log1p(exp(-|x|)), where NumPy's log1p
+    is scalar) against float64's log1p over every 997th float32 in [0, 1], and its ends."""
     t = np.append(_float32_sweep(1e-45, 1, 997), np.float32(1))
-    assert ulps(smooth._log1p_unit(t), np.log1p(t.astype(np.float64)), np.float32).max() < 0.65
+    exact = np.log1p(t.astype(np.float64))
+    assert ulps(smooth._float32_log1p_unit(t), exact, np.float32).max() < 0.65
     ends = np.array([0, 1e-45, np.nan], np.float32)
-    np.testing.assert_array_equal(smooth._log1p_unit(ends), ends)
-    assert smooth._log1p_unit(np.float32(1)) == np.float32(math.log(2))
+    np.testing.assert_array_equal(smooth._float32_log1p_unit(ends), ends)
+    assert smooth._float32_log1p_unit(np.float32(1)) == np.float32(math.log(2))
+
+
+@pytest.mark.parametrize("loop, simd", [
+    ({"current": "X86_V4", "available": "X86_V4 baseline(X86_V2)"}, True),
+    ({"current": "AVX512_SKX", "available": "AVX512_SKX AVX2 baseline(SSE SSE2 SSE3)"}, True),
+    ({"current": "X86_V2", "available": "X86_V4 baseline(X86_V2)"}, False),
+    ({"current": "baseline(X86_V2)", "available": "X86_V4 baseline(X86_V2)"}, False),
+    ({"current": "SSE41", "available": "baseline(SSE SSE2 SSE41)"}, False)])
+def test_a_simd_loop_is_one_numpy_dispatched_beyond_its_baseline(monkeypatch, loop, simd):
+    introspect = pytest.importorskip("numpy.lib.introspect")
+    monkeypatch.setattr(introspect, "opt_func_info",
+                        lambda func_name, signature: {"log1p": {"ff": loop}})
+    assert smooth._numpy_has_simd_loop("log1p", "float32") is simd
+
+
+def test_the_numpy_path_takes_numpys_log1p_where_it_is_a_simd_loop():
+    """On this machine's NumPy: its float32 log1p where it is a SIMD loop (2 ulp, like its exp,
+    at a fraction of a ns an element), the path's own elsewhere (under an ulp, 3-4 ns, where
+    NumPy calls the scalar libm per element); float64 always NumPy's."""
+    t = np.random.default_rng(5).uniform(0, 1, 1000).astype(np.float32)
+    simd = smooth._numpy_has_simd_loop("log1p", "float32")
+    assert smooth._OWN_FLOAT32_LOG1P is not simd
+    np.testing.assert_array_equal(
+        smooth._log1p_unit(t), np.log1p(t) if simd else smooth._float32_log1p_unit(t))
+    t64 = t.astype(np.float64)
+    np.testing.assert_array_equal(smooth._log1p_unit(t64), np.log1p(t64))

@@ -7,10 +7,10 @@
    float32 result, against NumPy's float64 functions (under 1 ulp of float64, so the float64
    value is the exact one to far below a float32 ulp), over an evenly spaced sweep of float32
    inputs of the given range.
-3. The NumPy path's own float32 log1p (on [0, 1]) and expm1 (for x <= 0): cost and error as
-   above. Its log1p replaces NumPy's where that is a scalar libm call (NumPy has SIMD loops for
-   log1p and expm1 on AVX-512 CPUs only); its expm1 is always used (NumPy's SIMD one, 2.2 ulp,
-   is too coarse for the output policies' derivatives).
+3. The NumPy path's own float32 log1p (on [0, 1]) and expm1 (for x <= 0), and the same in
+   float64 rounded once: cost and error as above. NumPy has SIMD loops for log1p and expm1 on
+   AVX-512 CPUs only; where it has them for float64, the path computes float32 log1p and expm1
+   in float64, elsewhere in its own float32 passes.
 
     python bench/ufuncs.py [--rounds 5]
 """
@@ -21,6 +21,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -81,18 +82,19 @@ def exactness() -> None:
 
 
 def ours(rounds: int) -> None:
-    """The NumPy path's own float32 functions against NumPy's."""
-    print("\n## float32: NumPy's function against the NumPy path's own (activations/smooth.py)\n")
+    """NumPy's float32 log1p and expm1 against the NumPy path's own float32 passes and against
+    NumPy's float64 function rounded to float32."""
+    print("\n## float32 log1p and expm1: NumPy's, the NumPy path's own (activations/smooth.py), "
+          "in float64\n")
     print("| function | inputs | NumPy ns/element | NumPy max ulp | ours | ns/element | "
-          "max ulp |\n|---|---|---|---|---|---|---|")
+          "max ulp | float64 ns/element | float64 max ulp |\n|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name, numpy_fn, our_name, lo, hi in (
             ("log1p", np.log1p, "_float32_log1p_unit", 0, 1),
-            ("expm1", np.expm1, "_expm1_nonpositive", -20, 0)):
-        our_fn = getattr(smooth, our_name)
+            ("expm1", np.expm1, "_float32_expm1_nonpositive", -20, 0)):
         block = rng.uniform(lo, hi, BLOCK).astype(np.float32)
         cells = [name, f"[{lo}, {hi}]"]
-        for fn in (numpy_fn, our_fn):
+        for fn in (numpy_fn, getattr(smooth, our_name), partial(smooth._in_float64, numpy_fn)):
             cells += [f"{ns_per_element(lambda fn=fn, block=block: fn(block), BLOCK, rounds):.2f}",
                       f"{max_ulp_error(fn, numpy_fn, lo, hi):.2f}"]
         cells.insert(4, our_name)
@@ -103,9 +105,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    log1p = "its own" if smooth._OWN_FLOAT32_LOG1P else "NumPy's, a SIMD loop"
+    routes = {True: "in float64 (a SIMD loop)", False: "its own float32 passes"}
     print(f"numpy {np.__version__} (SIMD: {_simd()}); the NumPy path's float32 log1p here: "
-          f"{log1p}, expm1: its own\n")
+          f"{routes[smooth._FLOAT64_LOG1P_IS_SIMD]}, expm1: "
+          f"{routes[smooth._FLOAT64_EXPM1_IS_SIMD]}\n")
     costs(args.rounds)
     exactness()
     ours(args.rounds)

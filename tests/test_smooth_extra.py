@@ -230,17 +230,17 @@ def test_float32_expm1_of_nonpositive_x_is_under_an_ulp():
     float64's expm1 over every 997th float32 in [-40, 0], and its special values."""
     x = -_float32_sweep(1e-45, 40, 997)
     exact = np.expm1(x.astype(np.float64))
-    assert ulps(smooth._expm1_nonpositive(x), exact, np.float32).max() < 0.9
+    assert ulps(smooth._float32_expm1_nonpositive(x), exact, np.float32).max() < 0.9
     specials = np.array([-0.0, 0.0, -1e-45, -np.inf, np.nan, -30, -1e30], np.float32)
-    out = smooth._expm1_nonpositive(np.repeat(specials, 10))[::10]
+    out = smooth._float32_expm1_nonpositive(np.repeat(specials, 10))[::10]
     np.testing.assert_array_equal(out, np.array([-0.0, 0.0, -1e-45, -1, np.nan, -1, -1],
                                                 np.float32))
     assert np.signbit(out[0]) and not np.signbit(out[1])
-    # with the float64 route for x > 0, _expm1 covers every float32
+    # with the float64 route for x > 0, _float32_expm1 covers every float32
     x = _float32_sweep(1e-45, 88, 997)
     exact = np.expm1(x.astype(np.float64))
-    assert ulps(smooth._expm1(x), exact, np.float32).max() <= 0.5
-    assert smooth._expm1(np.float32(-0.5)) == np.float32(math.expm1(-0.5))  # scalars
+    assert ulps(smooth._float32_expm1(x), exact, np.float32).max() <= 0.5
+    assert smooth._float32_expm1(np.float32(-0.5)) == np.float32(math.expm1(-0.5))  # scalars
 
 
 def test_float32_log1p_of_the_unit_interval_is_nearly_correctly_rounded():
@@ -267,14 +267,31 @@ def test_a_simd_loop_is_one_numpy_dispatched_beyond_its_baseline(monkeypatch, lo
     assert smooth._numpy_has_simd_loop("log1p", "float32") is simd
 
 
-def test_the_numpy_path_takes_numpys_log1p_where_it_is_a_simd_loop():
-    """On this machine's NumPy: its float32 log1p where it is a SIMD loop (2 ulp, like its exp,
-    at a fraction of a ns an element), the path's own elsewhere (under an ulp, 3-4 ns, where
-    NumPy calls the scalar libm per element); float64 always NumPy's."""
-    t = np.random.default_rng(5).uniform(0, 1, 1000).astype(np.float32)
-    simd = smooth._numpy_has_simd_loop("log1p", "float32")
-    assert smooth._OWN_FLOAT32_LOG1P is not simd
+def test_float32_log1p_and_expm1_go_through_float64_where_numpy_has_simd_loops_for_it():
+    """On this machine's NumPy: float32 log1p and expm1 in float64, rounded once, where NumPy's
+    float64 loops are SIMD (1.5 ns an element), else the path's own float32 passes (3-4 ns,
+    where NumPy calls the scalar libm per element); float64 always NumPy's. Under an ulp
+    either way."""
+    rng = np.random.default_rng(5)
+    t = rng.uniform(0, 1, 1000).astype(np.float32)
+    x = rng.uniform(-20, 20, 1000).astype(np.float32)
+    negative = -np.abs(x)
+    simd_log1p = smooth._numpy_has_simd_loop("log1p", "float64")
+    simd_expm1 = smooth._numpy_has_simd_loop("expm1", "float64")
+    assert (smooth._FLOAT64_LOG1P_IS_SIMD, smooth._FLOAT64_EXPM1_IS_SIMD) == (simd_log1p,
+                                                                              simd_expm1)
+
+    def in_float64(f, a):
+        return f(a.astype(np.float64)).astype(np.float32)
+
+    np.testing.assert_array_equal(smooth._log1p_unit(t), in_float64(np.log1p, t) if simd_log1p
+                                  else smooth._float32_log1p_unit(t))
     np.testing.assert_array_equal(
-        smooth._log1p_unit(t), np.log1p(t) if simd else smooth._float32_log1p_unit(t))
-    t64 = t.astype(np.float64)
-    np.testing.assert_array_equal(smooth._log1p_unit(t64), np.log1p(t64))
+        smooth._expm1_nonpositive(negative), in_float64(np.expm1, negative) if simd_expm1
+        else smooth._float32_expm1_nonpositive(negative))
+    np.testing.assert_array_equal(smooth._expm1(x), in_float64(np.expm1, x) if simd_expm1
+                                  else smooth._float32_expm1(x))
+    for f, exact, a in ((smooth._log1p_unit, np.log1p, t), (smooth._expm1, np.expm1, x)):
+        assert ulps(f(a), exact(a.astype(np.float64)), np.float32).max() < 0.9
+        a64 = a.astype(np.float64)
+        np.testing.assert_array_equal(f(a64), exact(a64))

@@ -211,29 +211,48 @@ def _numpy_has_simd_loop(name: str, dtype: str) -> bool:
                for loop in loops.values())
 
 
-# NumPy's float32 log1p is a SIMD loop on AVX-512 CPUs (0.5 ns an element, within 2 ulp) and a
-# scalar libm call per element elsewhere (11-14 ns): there the NumPy path uses its own, under an
-# ulp in 3-4 ns. Either way softplus and logsigmoid stay within 3 ulp, most of it np.exp's.
-_OWN_FLOAT32_LOG1P = not _numpy_has_simd_loop("log1p", "float32")
+# NumPy has SIMD loops for log1p and expm1 on AVX-512 CPUs only; elsewhere it calls the scalar libm
+# per element (11-14 ns in float32). With the SIMD float64 loops, float32 log1p and expm1 are
+# computed in float64 and rounded once (1.5 ns, 0.50 ulp; NumPy's float32 loops take 0.4 ns but
+# err by 2 to 2.2 ulp, too coarse where the output policies' derivatives cancel, as selu's y + c);
+# without them, in float32 passes of our own (3-4 ns, 0.61 and 0.86 ulp).
+_FLOAT64_LOG1P_IS_SIMD = _numpy_has_simd_loop("log1p", "float64")
+_FLOAT64_EXPM1_IS_SIMD = _numpy_has_simd_loop("expm1", "float64")
+
+
+def _in_float64(f, x):
+    """float32 f(x) computed in float64, rounded once: correctly rounded but for rare double
+    roundings."""
+    return f(x.astype(np.float64)).astype(np.float32)
 
 
 def _log1p_unit(t):
-    """log1p(t) for t in [0, 1]: NumPy's where it is fast, else `_float32_log1p_unit`."""
-    if t.dtype == np.float32 and _OWN_FLOAT32_LOG1P:
-        return _float32_log1p_unit(t)
-    return np.log1p(t)
+    """log1p(t) for t in [0, 1] (exp(-|x|) in softplus and logsigmoid), to under an ulp."""
+    if t.dtype != np.float32:
+        return np.log1p(t)
+    return _in_float64(np.log1p, t) if _FLOAT64_LOG1P_IS_SIMD else _float32_log1p_unit(t)
+
+
+def _expm1_nonpositive(x):
+    """expm1(x) for x <= 0 (x > 0 gives a value to discard), to under an ulp."""
+    if x.dtype != np.float32:
+        return np.expm1(x)
+    return _in_float64(np.expm1, x) if _FLOAT64_EXPM1_IS_SIMD else _float32_expm1_nonpositive(x)
 
 
 def _expm1(x):
-    """expm1(x) to under an ulp. float32: `_expm1_nonpositive`, and exp(x) - 1 in float64 where
-    x > 0 (celu with alpha < 0). NumPy's float32 expm1 is a scalar libm call on most CPUs, three
-    times slower than both, and on AVX-512 CPUs a SIMD loop to 2.2 ulp, which is too coarse for
-    the output policies' derivatives (selu's y + c cancels in the left tail)."""
+    """expm1(x), to under an ulp."""
     if x.dtype != np.float32:
         return np.expm1(x)
+    return _in_float64(np.expm1, x) if _FLOAT64_EXPM1_IS_SIMD else _float32_expm1(x)
+
+
+def _float32_expm1(x):
+    """expm1 of float32 x: `_float32_expm1_nonpositive`, and exp(x) - 1 in float64 where x > 0
+    (celu with alpha < 0)."""
     if x.size < _SMALL:
-        return np.where(x > 0, _expm1_in_float64(x), _expm1_nonpositive(x))
-    return _apply_where(x > 0, _expm1_nonpositive(x), _expm1_in_float64, x)
+        return np.where(x > 0, _expm1_in_float64(x), _float32_expm1_nonpositive(x))
+    return _apply_where(x > 0, _float32_expm1_nonpositive(x), _expm1_in_float64, x)
 
 
 def _expm1_in_float64(x):
@@ -249,16 +268,14 @@ _ROUND_TO_INTEGER = 1.5 * 2**23  # adding it rounds a float32 of magnitude < 2^2
 _INVERSE_FACTORIALS = [1 / math.factorial(n) for n in range(2, 9)]  # 1/2!, ..., 1/8!
 
 
-def _expm1_nonpositive(x):
-    """expm1(x) for x <= 0 or NaN (x > 0 gives a value to discard); float32 to 0.86 ulp (every
+def _float32_expm1_nonpositive(x):
+    """expm1(x) for float32 x <= 0 or NaN (x > 0 gives a value to discard), to 0.86 ulp (every
     13th float32 in [-40, 0] checked against float64) in float32 passes.
 
     x = k ln 2 + r, |r| <= ln 2 / 2, with r exact but for one rounding (Cody and Waite: k ln 2
     in two parts); expm1(r) = r + r^2 (1/2! + r/3! + ... + r^6/8!) (Taylor, under 2^-30 of r);
     expm1(x) = 2^k expm1(r) - (1 - 2^k). 2^k is built from the bits of the rounding sum.
     """
-    if x.dtype != np.float32:
-        return np.expm1(x)
     x = np.maximum(x, np.float32(-30))  # expm1(-30) rounds to -1; -0.0 stays -0.0
     rounded = x * np.float32(1 / math.log(2))
     rounded += np.float32(_ROUND_TO_INTEGER)  # k is its low mantissa bits

@@ -148,10 +148,17 @@ def flush_subnormals(enabled: bool = True) -> Iterator[None]:
 
 def compiler() -> str:
     """The host C++ compiler: $CXX, else g++, else c++; RuntimeError if there is none."""
-    for name in filter(None, (os.environ.get("CXX"), "g++", "c++")):
-        path = shutil.which(name)
-        if path:
-            return path
+    return _find_compiler(os.environ.get("CXX"), os.environ.get("PATH"))
+
+
+# Remembered per $CXX and $PATH: every `backend("compiled")` asks, and a search of PATH costs
+# ~30 us, more than a kernel call on thousands of elements.
+@functools.cache
+def _find_compiler(cxx: str | None, path: str | None) -> str:
+    for name in filter(None, (cxx, "g++", "c++")):
+        found = shutil.which(name, path=path)
+        if found:
+            return found
     raise RuntimeError("the 'compiled' backend needs a C++17 compiler (g++ 12 or newer): install "
                        "one (apt-get install g++) or point $CXX at it; the 'numpy' backend "
                        "needs none")

@@ -138,6 +138,8 @@ template <class R> struct ta_gelu {
 // 2^-28, 0.04 ulp of a float). Both polynomials are evaluated by Estrin's scheme (shorter
 // dependency chains than Horner's; double has rounding to spare). Beyond |x| = 16, Phi(-|x|) and
 // phi(x) are taken as 0: they are below 1e-56, far under float's least subnormal.
+// smooth.py's float32 path (_gelu_float32_forward, _gelu_float32_backward) is this formula in
+// NumPy float64 passes, with np.exp for exp(-u^2/2).
 template <> struct ta_gelu<float> {
     // exp(-u^2/2) (factor) and F(u); garbage, to be discarded, for u >= 16, inf or NaN
     __device__ static __forceinline__ void parts(double u, double& gauss, double& f) {

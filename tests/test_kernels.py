@@ -46,8 +46,8 @@ CANCELLING = {
 }
 
 # Kernels whose host build computes float16 and float32 in double and rounds once (gelu: see
-# kernels/gelu.cu), more accurately than the reference's float formulas (up to 5 ulp, 13
-# subnormal ulps): held to the reference evaluated in float64 and rounded to the dtype, where
+# kernels/gelu.cu; the NumPy reference's float32 path is the same formula, with np.exp): held to
+# the reference evaluated in float64 (fdlibm's formulas) and rounded to the dtype, where
 # |x| < 16; beyond, Phi(-|x|) and phi(x) (under 1e-56) are 0 in both.
 COMPUTED_IN_DOUBLE = {"gelu_forward", "gelu_backward_input"}
 

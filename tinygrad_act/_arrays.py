@@ -39,10 +39,17 @@ def array_namespace(*values: Any):
     """NumPy or CuPy, whichever the raw values live in; mixing the two is an error."""
     has_numpy = has_cupy = False
     for value in values:
-        if isinstance(value, np.ndarray):
+        if type(value) is np.ndarray:
             has_numpy = True
-        elif not isinstance(value, _NOT_CUPY) and is_cupy_array(value):
+        elif isinstance(value, _NOT_CUPY):
+            pass
+        elif is_cupy_array(value):
             has_cupy = True
+        else:
+            error = foreign_array_error(value)
+            if error is not None:
+                raise error
+            has_numpy = has_numpy or isinstance(value, np.ndarray)
     if has_numpy and has_cupy:
         raise TypeError(
             "mixed NumPy and CuPy arrays in one computation: move them to one device first "
@@ -71,3 +78,67 @@ def root_buffer(array: Any) -> Any:
     while getattr(array, "base", None) is not None and hasattr(array.base, "nbytes"):
         array = array.base
     return array
+
+
+def foreign_array_error(value: Any) -> TypeError | None:
+    """The error for an array this library must not take as it is, or None.
+
+    A numpy.ma masked array would lose its mask and a numpy.matrix changes what * means, so
+    both are refused; a torch.Tensor is not a NumPy array (NumPy would copy it, or hand it
+    back to PyTorch), so it is refused with the zero-copy way in.
+    """
+    if isinstance(value, np.ma.MaskedArray):
+        return TypeError("numpy.ma masked arrays are not supported (the mask would be "
+                         "dropped silently): pass m.filled(value), or m.compressed() for the "
+                         "unmasked elements")
+    if isinstance(value, np.matrix):
+        return TypeError("numpy.matrix is not supported (its * is a matrix product): pass "
+                         "np.asarray(m)")
+    if type(value).__module__.split(".")[0] == "torch":
+        return TypeError(f"got a {type(value).__module__}.{type(value).__name__}: tinygrad_act "
+                         "works on NumPy and CuPy arrays; pass t.numpy() for a CPU tensor or "
+                         "cupy.from_dlpack(t) for a CUDA one (both share its memory)")
+    return None
+
+
+def check_float_array(who: str, value: Any) -> None:
+    """Raise a TypeError unless `value` is a float16/32/64 array (NumPy or CuPy)."""
+    dtype = value.dtype
+    if dtype in FLOAT_DTYPES:
+        return
+    if dtype.kind == "c":
+        problem = f"complex input ({dtype}) is not supported: pass x.real or np.abs(x)"
+    else:
+        problem = (f"input has dtype {dtype}; it must be float16, float32 or float64 (as "
+                   "PyTorch's activations): convert it first, e.g. np.asarray(x, dtype=np.float32)")
+    raise TypeError(f"{who}: {problem}")
+
+
+def as_float_array(who: str, value: Any) -> Any:
+    """`value` as a float array for activation `who`, or a TypeError that says what to do.
+
+    The rule of every activation: float16, float32 and float64 NumPy or CuPy arrays (and NumPy
+    float scalars) are used as they are; Python ints and floats are numbers, computed in
+    float64 (as NumPy and JAX do); lists and tuples are converted with np.asarray and must come
+    out float; integer, bool, complex and object arrays are refused, as PyTorch refuses them.
+    """
+    if isinstance(value, np.ndarray | np.generic) or is_cupy_array(value):
+        error = foreign_array_error(value)
+        if error is not None:
+            raise TypeError(f"{who}: {error}")
+        check_float_array(who, value)
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return np.asarray(float(value))
+    if isinstance(value, list | tuple):
+        try:
+            array = np.asarray(value)
+        except ValueError as error:
+            raise TypeError(f"{who}: cannot make an array of the list given ({error})") from None
+        check_float_array(who, array)
+        return array
+    error = foreign_array_error(value)
+    if error is not None:
+        raise TypeError(f"{who}: {error}")
+    raise TypeError(f"{who}: input must be a float array (NumPy or CuPy), a Python number or a "
+                    f"list of floats, got {type(value).__name__}")

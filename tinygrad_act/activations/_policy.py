@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._tape import Op
+import numpy as np
+
+from .._arrays import as_float_array, check_float_array, dtype_of
+from .._tape import Op, Tracer, raw
 from ..executors import launch
+from ..primitives import astype
 
 POLICIES = ("input", "output", "mask")
 _default_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -52,6 +57,29 @@ def choose_policy(activation: str, requested: str | None, supported: tuple[str, 
         return requested
     context = _default_policy.get()
     return context if context in supported else default
+
+
+def float_input(activation: str, input: Any) -> Any:
+    """The input of an activation as a float array or tracer (the rule: _arrays.as_float_array);
+    a traced Python number (`grad(relu)(0.5)`) becomes a traced float64 0-d array."""
+    if not isinstance(input, Tracer):
+        return as_float_array(activation, input)
+    value = raw(input)
+    if dtype_of(value) is None:
+        return astype(input, np.float64)
+    check_float_array(activation, value)
+    return input
+
+
+def activation(f: Callable) -> Callable:
+    """An activation's public function, its first argument checked and converted by
+    `float_input` (one rule for every activation: what it takes, and the error otherwise)."""
+
+    @functools.wraps(f)
+    def checked(input: Any, *args: Any, **kwargs: Any) -> Any:
+        return f(float_input(f.__name__, input), *args, **kwargs)
+
+    return checked
 
 
 def check_param(activation: str, name: str, value: Any, ok: bool, requirement: str) -> None:

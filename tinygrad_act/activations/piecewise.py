@@ -22,7 +22,14 @@ from .._arrays import array_namespace, dtype_of, result_dtype, shape_of
 from .._tape import Op, Tracer, raw
 from ..executors import kernel, launch, pack_mask, unpack_mask
 from ..primitives import reshape, where
-from ._policy import backward_op, check_param, choose_policy, elementwise_ops
+from ._policy import (
+    activation,
+    backward_op,
+    check_param,
+    choose_policy,
+    elementwise_ops,
+    float_input,
+)
 from .smooth import _where
 
 # -- relu ---------------------------------------------------------------------------------------
@@ -60,6 +67,7 @@ relu_backward = {
 _relu_ops = elementwise_ops("relu", "relu_forward", relu_backward, "relu_forward_mask")
 
 
+@activation
 def relu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     """ReLU: y = max(x, 0).
 
@@ -133,6 +141,7 @@ _hardtanh_ops = _ops("hardtanh", "hardtanh", _hardtanh_backward)
 _relu6_ops = _ops("relu6", "hardtanh", _hardtanh_backward)
 
 
+@activation
 def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False, *,
              save: str | None = None) -> Any:
     """HardTanh: y = min(max(x, min_val), max_val).
@@ -155,6 +164,7 @@ def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: b
     return _hardtanh_ops[policy](input, min_val=min_val, max_val=max_val)
 
 
+@activation
 def relu6(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     """ReLU6: y = min(max(x, 0), 6), that is hardtanh(x, 0, 6).
 
@@ -185,6 +195,7 @@ def _leaky_policies(negative_slope: float) -> tuple[str, ...]:
     return ("mask", "output", "input") if negative_slope >= 0 else ("mask", "input")
 
 
+@activation
 def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False, *,
                save: str | None = None) -> Any:
     """LeakyReLU: y = x where x > 0, else negative_slope * x.
@@ -213,6 +224,7 @@ _hardsigmoid_backward = _two_valued(
 _hardsigmoid_ops = _ops("hardsigmoid", "hardsigmoid", _hardsigmoid_backward)
 
 
+@activation
 def hardsigmoid(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     """HardSigmoid: y = min(max(x + 3, 0), 6) / 6.
 
@@ -255,6 +267,7 @@ _hardshrink_backward = _two_valued(
 _hardshrink_ops = _ops("hardshrink", "hardshrink", _hardshrink_backward)
 
 
+@activation
 def softshrink(input: Any, lambd: float = 0.5, *, save: str | None = None) -> Any:
     """SoftShrink: y = x - lambd where x > lambd, x + lambd where x < -lambd, else 0.
 
@@ -268,6 +281,7 @@ def softshrink(input: Any, lambd: float = 0.5, *, save: str | None = None) -> An
     return _softshrink_ops[policy](input, lambd=lambd)
 
 
+@activation
 def hardshrink(input: Any, lambd: float = 0.5, *, save: str | None = None) -> Any:
     """HardShrink: y = 0 where -lambd <= x <= lambd, else x.
 
@@ -294,6 +308,7 @@ _threshold_backward = _two_valued(
 _threshold_ops = _ops("threshold", "threshold", _threshold_backward)
 
 
+@activation
 def threshold(input: Any, threshold: float, value: float, inplace: bool = False, *,
               save: str | None = None) -> Any:
     """Threshold: y = x where x > threshold, else value.
@@ -333,6 +348,7 @@ _hardswish_ops = elementwise_ops("hardswish", "hardswish_forward",
                                  {"input": hardswish_backward_input})
 
 
+@activation
 def hardswish(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     """HardSwish: y = x * min(max(x + 3, 0), 6) / 6.
 
@@ -411,6 +427,7 @@ _rrelu_train_ops = {
 }
 
 
+@activation
 def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           inplace: bool = False, *, rng: np.random.Generator | None = None,
           save: str | None = None) -> Any:
@@ -498,6 +515,7 @@ def _with_mask(y_and_mask: tuple[Any, Any]) -> tuple[Any, dict[str, Any]]:
     return y, {"mask": mask}
 
 
+@activation
 def prelu(input: Any, weight: Any, *, save: str | None = None) -> Any:
     """PReLU: y = x where x > 0, else weight * x, with a learnable weight.
 
@@ -513,6 +531,7 @@ def prelu(input: Any, weight: Any, *, save: str | None = None) -> Any:
     differentiated; "input" keeps x and weight (what PyTorch keeps). Default: "mask" for a
     constant weight, "input" for a differentiated one (then x is needed anyway).
     """
+    weight = float_input("prelu (weight)", weight)
     x_shape, w_shape = shape_of(input), shape_of(weight)
     check_param("prelu", "weight.ndim", len(w_shape), len(w_shape) <= 1, "it must be 0 or 1")
     n = int(np.prod(w_shape))

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import FLOAT_DTYPES, dtype_of, result_dtype
+from .._arrays import dtype_of, result_dtype
 from .._tape import Op, raw
 from ..executors import kernel
 from ..primitives import abs, astype, clip, exp, sign, where
 from ..primitives import sigmoid as _sigmoid
 from ..primitives import tanh as _tanh_op
-from ._policy import backward_op, check_param, choose_policy, elementwise_ops
+from ._policy import activation, backward_op, check_param, choose_policy, elementwise_ops
 
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -67,6 +67,7 @@ _softplus_ops = elementwise_ops("softplus", "softplus_forward", {
     "input": softplus_backward_input, "output": softplus_backward_output})
 
 
+@activation
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0, *,
              save: str | None = None) -> Any:
     r"""Softplus, a smooth ReLU: y = log(1 + exp(beta x)) / beta; y = x where beta x > threshold.
@@ -86,7 +87,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0, *,
     exact_from_output = np.exp(-threshold) <= np.finfo(result_dtype(raw(input))).eps / 2
     supported = ("output", "input") if exact_from_output else ("input",)
     policy = choose_policy("softplus", save, supported, supported[0])
-    return _softplus_ops[policy](_float_input(input), beta=beta, threshold=threshold)
+    return _softplus_ops[policy](input, beta=beta, threshold=threshold)
 
 
 # -- shared numerics: NumPy references of small device functions (kernels/*.cu has each) ------
@@ -478,13 +479,6 @@ def _split(a):
 # -- how each activation below is assembled ----------------------------------------------------
 
 
-def _float_input(x: Any) -> Any:
-    """Python numbers and integer arrays become float64 (as NumPy's ufuncs do); floats stay."""
-    dtype = dtype_of(raw(x))
-    if dtype is not None and dtype in FLOAT_DTYPES:  # (None == np.dtype("float64") holds)
-        return x
-    return astype(x, np.float64)
-
 
 def _activation_ops(name: str, second: dict[str, Callable]) -> dict[str, Op]:
     """One op per policy, running kernels `{name}_forward` and `{name}_backward_{policy}`.
@@ -498,8 +492,9 @@ def _activation_ops(name: str, second: dict[str, Callable]) -> dict[str, Op]:
 
 
 def _negative_part(x: Any) -> Any:
-    """x where x < 0, else 0: keeps exp() of the unused branch finite, to any derivative order."""
-    return where(x < 0, x, 0)
+    """x where x < 0 (and where x is NaN, so NaN propagates), else 0: keeps exp() of the unused
+    branch finite, to any derivative order."""
+    return where(x >= 0, 0, x)
 
 
 # -- mish ---------------------------------------------------------------------------------------
@@ -542,6 +537,7 @@ def _mish_second(gg, g, x):
 _mish_ops = _activation_ops("mish", {"input": _mish_second})
 
 
+@activation
 def mish(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     """Mish: y = x tanh(softplus(x)), softplus(x) = log(1 + exp(x)).
 
@@ -555,7 +551,7 @@ def mish(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     compatibility; arrays are never modified.
     """
     policy = choose_policy("mish", save, ("input",), "input")
-    return _mish_ops[policy](_float_input(input))
+    return _mish_ops[policy](input)
 
 
 # -- gelu ---------------------------------------------------------------------------------------
@@ -666,6 +662,7 @@ _gelu_ops = {"none": _activation_ops("gelu", {"input": _gelu_second}),
              "tanh": _activation_ops("gelu_tanh", {"input": _gelu_tanh_second})}
 
 
+@activation
 def gelu(input: Any, *, approximate: str = "none", save: str | None = None) -> Any:
     r"""GELU: y = x Phi(x), Phi the standard normal CDF; with approximate="tanh",
     y = x (1 + tanh(u)) / 2 = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
@@ -682,7 +679,7 @@ def gelu(input: Any, *, approximate: str = "none", save: str | None = None) -> A
     check_param("gelu", "approximate", approximate, approximate in ("none", "tanh"),
                 "choose 'none' or 'tanh'")
     policy = choose_policy("gelu", save, ("input",), "input")
-    return _gelu_ops[approximate][policy](_float_input(input))
+    return _gelu_ops[approximate][policy](input)
 
 
 # -- silu ---------------------------------------------------------------------------------------
@@ -707,6 +704,7 @@ def _silu_second(gg, g, x):
 _silu_ops = _activation_ops("silu", {"input": _silu_second})
 
 
+@activation
 def silu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     """SiLU (swish): y = x sigmoid(x).
 
@@ -718,7 +716,7 @@ def silu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     `inplace` is accepted for PyTorch compatibility; arrays are never modified.
     """
     policy = choose_policy("silu", save, ("input",), "input")
-    return _silu_ops[policy](_float_input(input))
+    return _silu_ops[policy](input)
 
 
 # -- elu, celu, selu: y = x for x > 0, c (exp(x/a) - 1) for x <= 0 --------------------------------
@@ -746,7 +744,7 @@ def _elu_backward_output(g, y, alpha):
 
 _elu_ops = _activation_ops("elu", {
     "input": lambda gg, g, x, *, alpha: where(
-        x < 0, gg * g * alpha * exp(_negative_part(x)), 0),
+        x >= 0, 0, gg * g * alpha * exp(_negative_part(x))),
     "output": lambda gg, g, y, *, alpha: where(y < 0, gg * g, 0)})
 
 
@@ -756,6 +754,7 @@ def _check_finite(activation: str, name: str, value: Any) -> None:
                 "it must be a finite number")
 
 
+@activation
 def elu(input: Any, alpha: float = 1.0, inplace: bool = False, *,
         save: str | None = None) -> Any:
     """ELU: y = x for x > 0, alpha (exp(x) - 1) for x <= 0.
@@ -772,7 +771,7 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False, *,
     _check_finite("elu", "alpha", alpha)
     supported = ("input", "output") if alpha >= 0 else ("input",)
     policy = choose_policy("elu", save, supported, "input")
-    return _elu_ops[policy](_float_input(input), alpha=float(alpha))
+    return _elu_ops[policy](input, alpha=float(alpha))
 
 
 @kernel("celu_forward", inputs="x", outputs="y", params="alpha")
@@ -795,7 +794,7 @@ def _celu_second_input(gg, g, x, *, alpha):
     # float16 computes it in float32, as its kernels do (the tape rounds the cotangent back)
     if dtype_of(raw(x)) == np.float16:
         x = astype(x, np.float32)
-    return where(x < 0, gg * g * (exp(_negative_part(x) / alpha) / alpha), 0)
+    return where(x >= 0, 0, gg * g * (exp(_negative_part(x) / alpha) / alpha))
 
 
 _celu_ops = _activation_ops("celu", {
@@ -803,6 +802,7 @@ _celu_ops = _activation_ops("celu", {
     "output": lambda gg, g, y, *, alpha: where(y < 0, gg * g / alpha, 0)})
 
 
+@activation
 def celu(input: Any, alpha: float = 1.0, inplace: bool = False, *,
          save: str | None = None) -> Any:
     """CELU: y = x for x > 0, alpha (exp(x / alpha) - 1) for x <= 0; alpha must be nonzero.
@@ -819,7 +819,7 @@ def celu(input: Any, alpha: float = 1.0, inplace: bool = False, *,
     _check_finite("celu", "alpha", alpha)
     check_param("celu", "alpha", alpha, alpha != 0, "it must be nonzero (y divides by it)")
     policy = choose_policy("celu", save, ("input", "output"), "input")
-    return _celu_ops[policy](_float_input(input), alpha=float(alpha))
+    return _celu_ops[policy](input, alpha=float(alpha))
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -846,10 +846,11 @@ def _selu_backward_output(g, y):
 
 _selu_ops = _activation_ops("selu", {
     "input": lambda gg, g, x: where(
-        x < 0, gg * g * _SELU_SCALE_ALPHA * exp(_negative_part(x)), 0),
+        x >= 0, 0, gg * g * _SELU_SCALE_ALPHA * exp(_negative_part(x))),
     "output": lambda gg, g, y: where(y < 0, gg * g, 0)})
 
 
+@activation
 def selu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     """SELU: y = scale x for x > 0, scale alpha (exp(x) - 1) for x <= 0, with PyTorch's
     alpha = 1.6732632423543772 and scale = 1.0507009873554805.
@@ -862,7 +863,7 @@ def selu(input: Any, inplace: bool = False, *, save: str | None = None) -> Any:
     `inplace` is accepted for PyTorch compatibility; arrays are never modified.
     """
     policy = choose_policy("selu", save, ("input", "output"), "input")
-    return _selu_ops[policy](_float_input(input))
+    return _selu_ops[policy](input)
 
 
 # -- logsigmoid ---------------------------------------------------------------------------------
@@ -888,6 +889,7 @@ _logsigmoid_ops = _activation_ops("logsigmoid", {
     "output": lambda gg, g, y: -gg * g * exp(y)})  # d/dy (1 - exp(y)); the tape adds dy/dx
 
 
+@activation
 def logsigmoid(input: Any, *, save: str | None = None) -> Any:
     """LogSigmoid: y = log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)).
 
@@ -899,7 +901,7 @@ def logsigmoid(input: Any, *, save: str | None = None) -> Any:
     exp(-|x|), twice as much. "input" keeps x.
     """
     policy = choose_policy("logsigmoid", save, ("output", "input"), "output")
-    return _logsigmoid_ops[policy](_float_input(input))
+    return _logsigmoid_ops[policy](input)
 
 
 # -- softsign -----------------------------------------------------------------------------------
@@ -924,6 +926,7 @@ def _softsign_second(gg, g, x):
 _softsign_ops = _activation_ops("softsign", {"input": _softsign_second})
 
 
+@activation
 def softsign(input: Any, *, save: str | None = None) -> Any:
     """Softsign: y = x / (1 + |x|).
 
@@ -936,7 +939,7 @@ def softsign(input: Any, *, save: str | None = None) -> Any:
     x and 1 + |x| (its composite), twice as much.
     """
     policy = choose_policy("softsign", save, ("input",), "input")
-    return _softsign_ops[policy](_float_input(input))
+    return _softsign_ops[policy](input)
 
 
 # -- tanh and sigmoid: their derivatives are functions of y, and PyTorch keeps y -------------
@@ -962,6 +965,7 @@ _tanh_activation_ops = _activation_ops("tanh", {
     "input": lambda gg, g, x: -2 * gg * g * _tanh_op(x) * 4 * _sigmoid(2 * x) * _sigmoid(-2 * x)})
 
 
+@activation
 def tanh(input: Any, *, save: str | None = None) -> Any:
     """tanh, usable on raw arrays and traced values like the core primitive.
 
@@ -974,7 +978,7 @@ def tanh(input: Any, *, save: str | None = None) -> Any:
     sech^2 = 4e / (1 + e)^2, e = exp(-2|x|): exact in the tails, for the same memory.
     """
     policy = choose_policy("tanh", save, ("output", "input"), "output")
-    return _tanh_activation_ops[policy](_float_input(input))
+    return _tanh_activation_ops[policy](input)
 
 
 @kernel("sigmoid_forward", inputs="x", outputs="y")
@@ -998,6 +1002,7 @@ _sigmoid_activation_ops = _activation_ops("sigmoid", {
     "input": lambda gg, g, x: -gg * g * _sigmoid(x) * _sigmoid(-x) * _tanh_op(x / 2)})
 
 
+@activation
 def sigmoid(input: Any, *, save: str | None = None) -> Any:
     """sigmoid(x) = 1 / (1 + exp(-x)), usable on raw arrays and traced values like the core
     primitive.
@@ -1010,7 +1015,7 @@ def sigmoid(input: Any, *, save: str | None = None) -> Any:
     correctly). "input" keeps x: sigmoid(x) sigmoid(-x) is exact in both tails.
     """
     policy = choose_policy("sigmoid", save, ("output", "input"), "output")
-    return _sigmoid_activation_ops[policy](_float_input(input))
+    return _sigmoid_activation_ops[policy](input)
 
 
 # -- tanhshrink ---------------------------------------------------------------------------------
@@ -1043,6 +1048,7 @@ _tanhshrink_ops = _activation_ops("tanhshrink", {
     "input": lambda gg, g, x: gg * g * 2 * _tanh_op(x) * 4 * _sigmoid(2 * x) * _sigmoid(-2 * x)})
 
 
+@activation
 def tanhshrink(input: Any, *, save: str | None = None) -> Any:
     """Tanhshrink: y = x - tanh(x).
 
@@ -1055,4 +1061,4 @@ def tanhshrink(input: Any, *, save: str | None = None) -> Any:
     PyTorch keeps tanh(x), the same memory.
     """
     policy = choose_policy("tanhshrink", save, ("input",), "input")
-    return _tanhshrink_ops[policy](_float_input(input))
+    return _tanhshrink_ops[policy](input)

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from .. import compiled
-from .._arrays import shape_of
-from .._tape import Op
+from .._arrays import FLOAT_DTYPES, foreign_array_error, is_cupy_array, shape_of
+from .._tape import Op, Tracer
 from ..executors import current_backend, kernel, launch
 from ..primitives import astype, concatenate, exp, getitem, reshape, sigmoid, sum
-from ._policy import check_param, choose_policy
+from ._policy import activation, check_param, choose_policy, float_input
 
 
 def _dim(activation: str, dim: Any, ndim: int) -> int:
@@ -160,10 +160,24 @@ _log_softmax_op = Op("log_softmax", _log_softmax_forward_op,
                      [lambda g, y, *, dim: log_softmax_backward(g, y, dim=dim)])
 
 
-def _prepare(activation: str, input: Any, dim: Any, dtype: Any, save: str | None):
-    dim = _dim(activation, dim, len(shape_of(input)))
-    choose_policy(activation, save, ("output",), "output")
-    return (input if dtype is None else astype(input, dtype)), dim
+def _prepare(name: str, input: Any, dim: Any, dtype: Any, save: str | None):
+    """The input (converted to `dtype` first, as PyTorch's, so an integer input may be given
+    with a float dtype) and dim as an axis."""
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        check_param(name, "dtype", dtype, dtype in FLOAT_DTYPES,
+                    "it must be float16, float32 or float64")
+        if isinstance(input, Tracer):
+            input = astype(input, dtype)
+        elif isinstance(input, list | tuple | int | float):
+            input = np.asarray(input, dtype)
+        elif isinstance(input, np.ndarray | np.generic) or is_cupy_array(input):
+            if foreign_array_error(input) is None and input.dtype.kind in "fiub":
+                input = input.astype(dtype, copy=False)
+    input = float_input(name, input)
+    dim = _dim(name, dim, len(shape_of(input)))
+    choose_policy(name, save, ("output",), "output")
+    return input, dim
 
 
 def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
@@ -265,6 +279,7 @@ glu_backward = Op("glu_backward", _glu_backward_forward,
 _glu_op = Op("glu", _glu_forward_op, [lambda g, x, *, dim: glu_backward(g, x, dim=dim)])
 
 
+@activation
 def glu(input: Any, dim: int = -1, *, save: str | None = None) -> Any:
     """Gated linear unit: with a, b the first and second halves of x along dim,
     y = a * sigmoid(b).

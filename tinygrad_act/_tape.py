@@ -11,7 +11,9 @@ down, on the values those tracers wrap (which may be tracers of lower tapes). Th
 An op keeps for backward exactly what its VJP rules name: the positional parameters after `g`
 of each rule are the arrays that rule reads (an input's name, `y` for the output, or an extra
 array the forward returned). Only the rules of inputs that are traced run, so only their
-arrays are kept. The record holds them until backward has consumed them.
+arrays are kept. The record holds them, not copies, until backward has consumed them: an
+array modified in place before then changes the derivative (`Tape.fingerprint` and
+`Tape.check_unchanged` detect that, for `vjp(..., check_unchanged=True)`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from __future__ import annotations
 import contextvars
 import inspect
 import itertools
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._arrays import array_namespace, dtype_of, root_buffer, shape_of
+from ._arrays import array_namespace, dtype_of, is_cupy_array, root_buffer, shape_of
 
 _tape_levels = itertools.count(1)
 _quiet = contextvars.ContextVar("tinygrad_act_numpy_silenced", default=False)
@@ -239,25 +242,29 @@ class Tape:
 
     def backward(self, out_slot: int, seed: Any, wrt_slots: Sequence[int],
                  release: bool = True) -> list[Any]:
+        """Cotangents of the slots `wrt_slots` given the cotangent `seed` of `out_slot`."""
+        return self.backward_from({out_slot: seed}, wrt_slots, release)
+
+    def backward_from(self, seeds: dict[int, Any], wrt_slots: Sequence[int],
+                      release: bool = True) -> list[Any]:
+        """Cotangents of the slots `wrt_slots` given the cotangents `seeds` of some slots."""
         # rules may compute raw NumPy arithmetic on inf and NaN: silence NumPy once for all
         token = _quiet.set(True)
         try:
             with np.errstate(all="ignore"):
-                return self._backward(out_slot, seed, wrt_slots, release)
+                return self._backward(seeds, wrt_slots, release)
         finally:
             _quiet.reset(token)
 
-    def _backward(self, out_slot: int, seed: Any, wrt_slots: Sequence[int],
+    def _backward(self, seeds: dict[int, Any], wrt_slots: Sequence[int],
                   release: bool) -> list[Any]:
-        """Cotangents of the slots `wrt_slots` given the output's cotangent `seed`.
-
-        Walks the records newest first; each rule is written with differentiable ops, so when
+        """Walks the records newest first; each rule is written with differentiable ops, so when
         the kept arrays are tracers of an outer tape, this backward pass is itself recorded
         there. With `release`, each record drops what it kept as soon as it has been used.
         """
         from .primitives import add, unbroadcast
 
-        cotangents = {out_slot: seed}
+        cotangents = dict(seeds)
         for record in reversed(self.records):
             g = cotangents.pop(record.out_slot, None)  # None: the output does not reach the result
             op = record.op
@@ -282,6 +289,23 @@ class Tape:
             self.records.clear()
         return [cotangents.get(slot) for slot in wrt_slots]
 
+    # -- arrays modified in place -----------------------------------------------------------------
+    def fingerprint(self) -> dict[tuple[int, str], int]:
+        """A checksum (CRC-32) of each array the records keep, for `check_unchanged`."""
+        return {(i, name): _checksum(array) for i, record in enumerate(self.records)
+                for name, value in (record.kept or {}).items()
+                if _is_buffer(array := raw(value))}
+
+    def check_unchanged(self, fingerprint: dict[tuple[int, str], int]) -> None:
+        """Raise RuntimeError if an array kept for backward changed since `fingerprint()`."""
+        for (i, name), checksum in fingerprint.items():
+            record = self.records[i]
+            if record.kept is not None and _checksum(raw(record.kept[name])) != checksum:
+                raise RuntimeError(
+                    f"op #{i} '{record.op.name}' keeps '{name}' for backward, and it was modified "
+                    "in place after vjp: the arrays passed to f, returned by it or closed over "
+                    "must not be modified in place until the pullback has run (copy them first)")
+
     # -- what the tape keeps --------------------------------------------------------------------
     @property
     def ops(self) -> list[OpInfo]:
@@ -296,7 +320,7 @@ class Tape:
         for record in self.records:
             for value in (record.kept or {}).values():
                 array = raw(value)
-                if hasattr(array, "nbytes") and not isinstance(array, np.generic):
+                if _is_buffer(array):
                     root = root_buffer(array)
                     buffers[id(root)] = root.nbytes
         return sum(buffers.values())
@@ -316,6 +340,16 @@ class Tape:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+def _is_buffer(array: Any) -> bool:
+    """An array that can be modified in place (not a Python number or NumPy scalar)."""
+    return hasattr(array, "nbytes") and not isinstance(array, np.generic)
+
+
+def _checksum(array: Any) -> int:
+    host = array.get() if is_cupy_array(array) else array
+    return zlib.crc32(np.ascontiguousarray(host))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ tape made inside another records on its own, higher level (see _tape.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,24 +17,28 @@ from ._arrays import (
     FLOAT_DTYPES,
     array_namespace,
     dtype_of,
+    foreign_array_error,
     is_cupy_array,
     result_dtype,
     shape_of,
 )
 from ._tape import Tape, Tracer, raw
-from .primitives import reshape, stack
+from .primitives import add, reshape, stack
 
 ArgNums = int | Sequence[int]
 
 
 def _check_float(value: Any, what: str) -> None:
     array = raw(value)
+    error = foreign_array_error(array)
+    if error is not None:
+        raise TypeError(f"{what}: {error}")
     dtype = dtype_of(array)  # test `is None` first: np.dtype(None) is float64, so None == dtype
     if not (isinstance(array, float) if dtype is None else dtype in FLOAT_DTYPES):
         kind = type(array).__name__ if dtype is None else dtype
         raise TypeError(
             f"{what} must be a float16, float32 or float64 array or a Python float, got {kind}"
-            " (differentiation needs floating point: convert with .astype(np.float32))")
+            " (differentiation needs floating point: convert with np.asarray(x, dtype=np.float32))")
 
 
 def _positions(argnums: ArgNums, n_args: int) -> tuple[int, ...]:
@@ -67,23 +72,93 @@ def _trace(f: Callable, args: Sequence[Any], positions: tuple[int, ...], has_aux
     return tape, inputs, out, aux
 
 
-def _lower(tree: Any, tape: Tape) -> Any:
-    """tree with each tracer of `tape` replaced by its value (aux must not hold the tape)."""
-    if isinstance(tree, Tracer):
-        return tree.value if tree.tape is tape else tree
+def _map(fn: Callable, tree: Any) -> Any:
+    """tree (nested tuples, lists and dicts) with fn applied to each leaf."""
     if isinstance(tree, tuple | list):
-        items = [_lower(item, tape) for item in tree]
+        items = [_map(fn, item) for item in tree]
         return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
     if isinstance(tree, dict):
-        return {key: _lower(item, tape) for key, item in tree.items()}
-    return tree
+        return {key: _map(fn, item) for key, item in tree.items()}
+    return fn(tree)
 
 
-def _output_value(tape: Tape, out: Any) -> tuple[Any, int | None]:
-    """The output one level down and its slot on `tape` (None: it does not depend on inputs)."""
-    if isinstance(out, Tracer) and out.tape is tape:
-        return out.value, out.slot
-    return out, None
+def _leaves(tree: Any, path: str = "") -> list[tuple[str, Any]]:
+    """(path, leaf) for each leaf of tree, in the order `_map` visits them."""
+    if isinstance(tree, tuple | list | dict):
+        keys = tree if isinstance(tree, dict) else range(len(tree))
+        return [leaf for key in keys for leaf in _leaves(tree[key], f"{path}[{key!r}]")]
+    return [(path, tree)]
+
+
+def _lower(tree: Any, tape: Tape) -> Any:
+    """tree with each tracer of `tape` replaced by its value (aux must not hold the tape)."""
+    return _map(lambda leaf: leaf.value if isinstance(leaf, Tracer) and leaf.tape is tape
+                else leaf, tree)
+
+
+class _Text(str):
+    __repr__ = str.__str__
+
+
+def _describe(tree: Any) -> str:
+    """tree with each leaf shown as dtype[shape], e.g. (float32[3], float[])."""
+
+    def leaf_text(leaf: Any) -> _Text:
+        dtype = dtype_of(leaf)  # a NumPy dtype is falsy: test `is None`
+        kind = type(leaf).__name__ if dtype is None else str(dtype)
+        return _Text("None" if leaf is None else f"{kind}{list(shape_of(leaf))}")
+
+    return repr(_map(leaf_text, tree))
+
+
+def _cotangent_leaves(cotangent: Any, out: Any) -> list[Any]:
+    """The leaves of `cotangent`, checked to have the structure and shapes of f's output."""
+    leaves = []
+
+    def walk(c: Any, y: Any, path: str) -> None:
+        if isinstance(y, tuple | list | dict) or isinstance(c, tuple | list | dict):
+            if not (isinstance(c, type(y)) and len(c) == len(y)
+                    and (not isinstance(y, dict) or c.keys() == y.keys())):
+                raise TypeError(f"the cotangent must have the structure of f's output: expected "
+                                f"{_describe(out)}, got {_describe(cotangent)}")
+            for key in y if isinstance(y, dict) else range(len(y)):
+                walk(c[key], y[key], f"{path}[{key!r}]")
+        elif c is None:
+            raise TypeError(f"cotangent{path} is None: give zeros of shape {shape_of(y)} for an "
+                            "output that should not contribute")
+        elif shape_of(c) != shape_of(y):
+            raise ValueError(f"cotangent{path} has shape {shape_of(c)}, "
+                             f"the output{path} has shape {shape_of(y)}")
+        else:
+            leaves.append(c)
+
+    walk(cotangent, out, "")
+    return leaves
+
+
+def _linearize(f: Callable, args: Sequence[Any], positions: tuple[int, ...], has_aux: bool):
+    """Trace f with args[positions]: (output, pullback, aux, tape).
+
+    The output is f's pytree with values in place of tracers. pullback(cotangents, release)
+    takes one cotangent per output leaf (None: zero) and gives one per position (None: zero).
+    """
+    tape, inputs, out, aux = _trace(f, args, positions, has_aux)
+    leaves = _leaves(out)
+    for path, leaf in leaves:
+        _check_float(leaf, f"the output{path} of f")
+    out_slots = [leaf.slot if isinstance(leaf, Tracer) and leaf.tape is tape else None
+                 for _, leaf in leaves]
+
+    def pullback(cotangents: Sequence[Any], release: bool = False) -> list[Any]:
+        seeds = {}
+        for slot, cotangent in zip(out_slots, cotangents):
+            if slot is not None and cotangent is not None:
+                seeds[slot] = cotangent if slot not in seeds else add(seeds[slot], cotangent)
+        if not seeds:
+            return [None] * len(inputs)
+        return tape.backward_from(seeds, [t.slot for t in inputs], release)
+
+    return _lower(out, tape), pullback, aux, tape
 
 
 def _like_input(g: Any, primal: Any) -> Any:
@@ -103,49 +178,64 @@ def _like_input(g: Any, primal: Any) -> Any:
     return xp.asarray(g, dtype=value.dtype).reshape(value.shape)
 
 
-def vjp(f: Callable, *primals: Any, has_aux: bool = False):
+CHECK_UNCHANGED_ENV = "TINYGRAD_ACT_CHECK_UNCHANGED"
+
+
+def vjp(f: Callable, *primals: Any, has_aux: bool = False, check_unchanged: bool | None = None):
     """(f(*primals), vjp_fn) [, aux]: vjp_fn(cotangent) gives one cotangent per primal.
 
-    vjp_fn may be called many times; the tape stays alive as long as vjp_fn does.
+    f may return an array or a pytree of them (nested tuples, lists and dicts); the cotangent
+    must have the same structure, with the shape of each leaf (zeros, not None, for a leaf
+    that should not contribute). vjp_fn may be called many times; the tape stays alive as
+    long as vjp_fn does.
+
+    **Do not modify in place** the primals, the output, or any array f closed over until
+    vjp_fn has run: the tape keeps them, not copies, so vjp_fn would silently use the new
+    values. `check_unchanged=True` (or the environment variable
+    TINYGRAD_ACT_CHECK_UNCHANGED=1) takes a CRC-32 of every kept array here and checks it
+    in each vjp_fn call, raising RuntimeError on a change; it is off by default because it
+    costs more than the backward of a cheap op (see docs/tape.md).
     """
-    tape, inputs, out, aux = _trace(f, primals, tuple(range(len(primals))), has_aux)
-    out_value, out_slot = _output_value(tape, out)
+    out, pullback, aux, tape = _linearize(f, primals, tuple(range(len(primals))), has_aux)
+    if check_unchanged is None:
+        check_unchanged = os.environ.get(CHECK_UNCHANGED_ENV, "0") not in ("", "0")
+    fingerprint = tape.fingerprint() if check_unchanged else None
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        if shape_of(cotangent) != shape_of(out_value):
-            raise ValueError(f"cotangent has shape {shape_of(cotangent)}, "
-                             f"the output has shape {shape_of(out_value)}")
-        grads = ([None] * len(inputs) if out_slot is None else
-                 tape.backward(out_slot, cotangent, [t.slot for t in inputs], release=False))
-        return tuple(_like_input(g, p) for g, p in zip(grads, primals))
+        cotangents = _cotangent_leaves(cotangent, out)
+        if fingerprint is not None:
+            tape.check_unchanged(fingerprint)
+        return tuple(_like_input(g, p) for g, p in zip(pullback(cotangents), primals))
 
-    return (out_value, vjp_fn, aux) if has_aux else (out_value, vjp_fn)
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 def value_and_grad(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
     """A function returning (f(*args), gradient of f at args) [with aux: ((value, aux), grad)].
 
-    f must return a scalar (shape ()); the gradient has the type, shape and dtype of the input,
-    a tuple of them when argnums is a tuple.
+    f must return a scalar (shape ()), not a tuple, list or dict (use jacobian or vjp, or
+    has_aux=True for extra outputs); the gradient has the type, shape and dtype of the input,
+    a tuple of them when argnums is a tuple. A position listed twice (or as i and i - n) gets
+    its full gradient each time, as in JAX.
     """
 
     def value_and_grad_f(*args: Any):
         positions = _positions(argnums, len(args))
-        tape, inputs, out, aux = _trace(f, args, positions, has_aux)
-        out_value, out_slot = _output_value(tape, out)
-        if shape_of(out_value) != ():
+        distinct = tuple(dict.fromkeys(positions))
+        out, pullback, aux, _ = _linearize(f, args, distinct, has_aux)
+        if isinstance(out, tuple | list | dict):
+            raise TypeError(f"grad needs f to return a scalar, but it returned a "
+                            f"{type(out).__name__}; use jacobian or vjp for several outputs, "
+                            "or has_aux=True for extra values")
+        if shape_of(out) != ():
             raise ValueError(f"grad needs f to return a scalar, but it returned shape "
-                             f"{shape_of(out_value)}; use vjp or jacobian for non-scalar outputs")
-        _check_float(out_value, "the output of f")
-        if out_slot is None:
-            grads = [None] * len(inputs)
-        else:
-            out_raw = raw(out_value)
-            seed = array_namespace(out_raw).ones((), dtype=result_dtype(out_raw))
-            grads = tape.backward(out_slot, seed, [t.slot for t in inputs], release=True)
-        grads = tuple(_like_input(g, args[p]) for g, p in zip(grads, positions))
+                             f"{shape_of(out)}; use vjp or jacobian for non-scalar outputs")
+        out_raw = raw(out)
+        seed = array_namespace(out_raw).ones((), dtype=result_dtype(out_raw))
+        grads = dict(zip(distinct, pullback([seed], release=True)))
+        grads = tuple(_like_input(grads[p], args[p]) for p in positions)
         grad_value = grads[0] if isinstance(argnums, int) else grads
-        return ((out_value, aux), grad_value) if has_aux else (out_value, grad_value)
+        return ((out, aux), grad_value) if has_aux else (out, grad_value)
 
     return value_and_grad_f
 
@@ -168,38 +258,43 @@ def grad(f: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
 
 
 def jacobian(f: Callable, argnums: ArgNums = 0) -> Callable:
-    """The Jacobian of f: shape f(x).shape + x.shape, one vjp per output element."""
+    """The Jacobian of f: shape f(x).shape + x.shape, one vjp per output element.
+
+    For a pytree output (tuples, lists, dicts), the same pytree with a Jacobian per leaf; for
+    tuple argnums, a tuple of them per leaf (as in JAX).
+    """
 
     def jacobian_f(*args: Any):
         positions = _positions(argnums, len(args))
+        distinct = tuple(dict.fromkeys(positions))
+        out, pullback, _, _ = _linearize(f, args, distinct, has_aux=False)
+        leaves = [leaf for _, leaf in _leaves(out)]
 
-        def f_of_selected(*selected):
-            full = list(args)
-            for p, value in zip(positions, selected):
-                full[p] = value
-            return f(*full)
+        def leaf_jacobian(k: int, leaf: Any):
+            out_shape, out_raw = shape_of(leaf), raw(leaf)
+            xp = array_namespace(out_raw)
+            n_out = int(np.prod(out_shape))
+            rows = []
+            for i in range(n_out):
+                one_hot = xp.zeros(n_out, dtype=result_dtype(out_raw))
+                one_hot[i] = 1
+                cotangents = [None] * len(leaves)
+                cotangents[k] = one_hot.reshape(out_shape)
+                grads = dict(zip(distinct, pullback(cotangents)))
+                rows.append([_like_input(grads[p], args[p]) for p in positions])
+            blocks = []
+            for j, p in enumerate(positions):
+                in_shape = shape_of(args[p])
+                if n_out == 0:
+                    value = raw(args[p])
+                    blocks.append(array_namespace(value).zeros(out_shape + in_shape,
+                                                               dtype=result_dtype(value)))
+                else:
+                    blocks.append(reshape(stack([row[j] for row in rows]), out_shape + in_shape))
+            return blocks[0] if isinstance(argnums, int) else tuple(blocks)
 
-        out, vjp_fn = vjp(f_of_selected, *(args[p] for p in positions))
-        out_raw = raw(out)
-        xp = array_namespace(out_raw)
-        n_out = int(np.prod(shape_of(out)))
-        dtype = result_dtype(out_raw)
-        rows = []
-        for i in range(n_out):
-            one_hot = xp.zeros(n_out, dtype=dtype)
-            one_hot[i] = 1
-            rows.append(vjp_fn(one_hot.reshape(shape_of(out))))
-        jacobians = []
-        for k, p in enumerate(positions):
-            in_shape = shape_of(args[p])
-            if n_out == 0:
-                value = raw(args[p])
-                block = array_namespace(value).zeros(shape_of(out) + in_shape,
-                                                     dtype=result_dtype(value))
-            else:
-                block = reshape(stack([row[k] for row in rows]), shape_of(out) + in_shape)
-            jacobians.append(block)
-        return jacobians[0] if isinstance(argnums, int) else tuple(jacobians)
+        jacobians = iter([leaf_jacobian(k, leaf) for k, leaf in enumerate(leaves)])
+        return _map(lambda _: next(jacobians), out)
 
     return jacobian_f
 

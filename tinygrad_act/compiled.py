@@ -5,7 +5,9 @@ T = float16 (_Float16, computed in float), float32 and float64: the kernel's bod
 loads, compute types and stores of its cupy.ElementwiseKernel (cuda.KernelSource.elementwise),
 in a host loop (_host_kernel). The
 library is cached on disk per source, flags, compiler and CPU, under $TINYGRAD_ACT_CACHE or
-~/.cache/tinygrad_act, loaded with ctypes and run on NumPy arrays on OpenMP threads.
+~/.cache/tinygrad_act, loaded with ctypes and run on NumPy arrays on OpenMP threads. The cache
+is crash-proof (docs/kernels.md, "Cache and compiler"): an entry is published by renames, checked
+against its digest file before every load, rebuilt with a warning when damaged.
 
 Flags: no -ffast-math (it links crtfastmath.o, which turns on flush-to-zero for the whole
 process); -fno-math-errno and a hand-defined __FAST_MATH__ let GCC call glibc's vector libm.
@@ -15,24 +17,36 @@ the threads of a call (ta_parallel) and `omp simd` loops; libgomp ships with GCC
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
 import contextvars
 import ctypes
 import functools
 import hashlib
+import json
 import math
 import os
 import platform
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
+import time
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock (nor a .so to build); the "numpy" backend still runs
+    fcntl = None
 
 from .cuda import Call, KernelSource, kernel_source, kernel_sources, prepare
 from .executors import MASK, Kernel, row_blocks
@@ -147,21 +161,46 @@ def flush_subnormals(enabled: bool = True) -> Iterator[None]:
 
 
 def compiler() -> str:
-    """The host C++ compiler: $CXX, else g++, else c++; RuntimeError if there is none."""
+    """The host C++ compiler's executable: $CXX's first word, else g++, else c++; RuntimeError
+    if $CXX is not found (it is never replaced) or, without $CXX, there is none."""
+    return compiler_command()[0]
+
+
+def compiler_command() -> tuple[str, ...]:
+    """The compile command before FLAGS: $CXX split as a shell would (make and CMake alike), its
+    first word found on PATH ('ccache g++', 'g++ -m64'), else g++ or c++."""
     return _find_compiler(os.environ.get("CXX"), os.environ.get("PATH"))
 
 
 # Remembered per $CXX and $PATH: every `backend("compiled")` asks, and a search of PATH costs
 # ~30 us, more than a kernel call on thousands of elements.
 @functools.cache
-def _find_compiler(cxx: str | None, path: str | None) -> str:
-    for name in filter(None, (cxx, "g++", "c++")):
+def _find_compiler(cxx: str | None, path: str | None) -> tuple[str, ...]:
+    what = ("set CXX to a C++17 compiler (g++ 12 or newer), by name or path and with flags "
+            "if need be, or unset it to use g++; the 'numpy' backend needs none")
+    if cxx and cxx.strip():
+        try:
+            words = shlex.split(cxx)
+        except ValueError as error:
+            raise RuntimeError(f"CXX={cxx!r} cannot be split into words ({error}): "
+                               f"{what}") from None
+        found = shutil.which(words[0], path=path)
+        if not found:
+            raise RuntimeError(f"CXX={cxx!r}: {words[0]!r} is not found (not an executable "
+                               f"file{'' if os.sep in words[0] else ' on PATH'}): {what}")
+        return (found, *words[1:])
+    for name in ("g++", "c++"):
         found = shutil.which(name, path=path)
         if found:
-            return found
+            return (found,)
     raise RuntimeError("the 'compiled' backend needs a C++17 compiler (g++ 12 or newer): install "
                        "one (apt-get install g++) or point $CXX at it; the 'numpy' backend "
                        "needs none")
+
+
+def _cxx_setting() -> str:
+    cxx = os.environ.get("CXX")
+    return f"CXX={cxx!r}" if cxx and cxx.strip() else f"CXX unset, so {compiler()}"
 
 
 def cache_dir() -> Path:
@@ -280,7 +319,10 @@ def _rows_entry(src: KernelSource, suffix: str) -> str:
 def _identity(cxx: str) -> str:
     """What a build depends on besides its text: the compiler's version and, for
     -march=native, the CPU's model and flags."""
-    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    version = ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):  # the build will tell
+        version = subprocess.run([cxx, "--version"], capture_output=True, text=True,
+                                 timeout=60).stdout
     cpu = platform.processor() + platform.machine()
     with contextlib.suppress(OSError):
         lines = Path("/proc/cpuinfo").read_text().splitlines()
@@ -288,33 +330,95 @@ def _identity(cxx: str) -> str:
     return version + cpu
 
 
+def _link_flags(command: tuple[str, ...]) -> tuple[str, ...]:
+    """-lstdc++ for a C compiler driver (gcc, cc, clang: no "++" in the command or in what the
+    executable resolves to), which compiles a .cpp file as C++ but does not link the C++
+    runtime: its library would not load (undefined symbol __gxx_personality_v0)."""
+    names = [*command, os.path.realpath(command[0])]
+    return () if any("++" in Path(word).name for word in names) else ("-lstdc++",)
+
+
+if sys.platform == "linux":
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def _die_with_parent() -> None:
+        """In the compiler's process before exec: SIGKILL it when its parent dies (a killed
+        build leaves no compiler running; PR_SET_PDEATHSIG = 1)."""
+        _prctl(1, signal.SIGKILL)
+else:
+    _die_with_parent = None
+
+
 class Library:
-    """The shared library of one kernels/*.cu file, built on first use and cached on disk."""
+    """The shared library of one kernels/*.cu file, built on first use and cached on disk.
+
+    Entry `<file>-<key>.so` and its digest file `<file>-<key>.so.json` (size and sha256),
+    checked before every load; `.so.lock` serialises builds of the entry across processes (an
+    flock, freed by the kernel when its holder dies); `.so.tmp-*` is a build in progress."""
 
     def __init__(self, path: Path, sources: list[KernelSource]):
         self.text = host_source(path, sources)
-        cxx = compiler()
-        key = hashlib.sha256("\0".join([self.text, *FLAGS, cxx, _identity(cxx)]).encode())
+        command = compiler_command()
+        self.command = (*command, *FLAGS)
+        self.link = _link_flags(command)
+        key = hashlib.sha256("\0".join(["cache 2", self.text, *self.command, *self.link,
+                                         _identity(command[0])]).encode())
         self.path = cache_dir() / f"{path.stem}-{key.hexdigest()[:20]}.so"
-        self.cxx = cxx
         self._dll: ctypes.CDLL | None = None
         self._lock = threading.Lock()
 
     def build(self) -> Path:
-        """Compile into the cache unless it is there (atomically: parallel builds are safe)."""
-        if self.path.exists():
+        """The path of a valid cache entry: compiled first unless a valid one is there; a
+        damaged one is rebuilt with a warning. Parallel builds (threads, processes) are safe."""
+        if _damage(self.path) is None:
             return self.path
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.path.parent) as tmp:
-            cpp, out = Path(tmp) / "kernels.cpp", Path(tmp) / self.path.name
-            cpp.write_text(self.text)
-            done = subprocess.run([self.cxx, *FLAGS, str(cpp), "-o", str(out)],
-                                  capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"building {self.path.stem} failed "
-                                   f"({self.cxx} {' '.join(FLAGS)}):\n{done.stderr[-4000:]}")
-            os.replace(out, self.path)
+        try:
+            lock, tmp = _lock(self.path)
+        except OSError as error:
+            if self.path.parent in _private.values():
+                raise
+            self.path = _private_cache(self.path.parent, error) / self.path.name
+            return self.build()
+        try:
+            damage = _damage(self.path)  # again: another process may have built it meanwhile
+            if damage is not None:
+                if damage:
+                    warnings.warn(f"{self.path}: damaged compiled cache entry ({damage}); "
+                                  f"rebuilding it", stacklevel=2)
+                _sweep(self.path.parent)
+                self._compile(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.close(lock)
         return self.path
+
+    def _compile(self, tmp: Path) -> None:
+        """Compile in `tmp`, load the result (a library that does not load is never cached),
+        then publish it: the .so, then its digest file, each by an atomic rename."""
+        cpp, out, digest = tmp / "kernels.cpp", tmp / self.path.name, tmp / "digest.json"
+        cpp.write_text(self.text)
+        command = [*self.command, str(cpp), "-o", str(out), *self.link]
+        failed = f"building {self.path.stem} ({_cxx_setting()}) failed: `{shlex.join(command)}`"
+        try:
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  preexec_fn=_die_with_parent)
+        except OSError as error:
+            raise RuntimeError(f"{failed} could not run ({error}): set CXX to a C++17 "
+                               f"compiler (g++ 12 or newer)") from None
+        if done.returncode != 0:
+            said = (done.stderr + done.stdout)[-4000:]
+            raise RuntimeError(f"{failed} exited with status {done.returncode}"
+                               + (f":\n{said}" if said.strip() else " and printed nothing"))
+        try:
+            ctypes.CDLL(str(out))
+        except OSError as error:
+            raise RuntimeError(f"{failed}: the library it made does not load ({error}); set "
+                               f"CXX to a C++ compiler driver (g++, clang++)") from None
+        data = out.read_bytes()
+        digest.write_text(json.dumps({"size": len(data),
+                                      "sha256": hashlib.sha256(data).hexdigest()}))
+        os.replace(out, self.path)
+        os.replace(digest, _digest_path(self.path))
 
     def function(self, name: str, dtype: np.dtype) -> Any:
         with self._lock:
@@ -329,6 +433,96 @@ class Library:
                        ctypes.c_int, ctypes.c_int]
         fn.restype = None
         return fn
+
+
+def _digest_path(so: Path) -> Path:
+    return so.with_name(so.name + ".json")
+
+
+def _damage(so: Path) -> str | None:
+    """None for a valid entry (its size and sha256 those of its digest file); "" where there is
+    no entry; else what is wrong with it. A library is never loaded unchecked: a truncated one
+    would be a bus error."""
+    digest = _digest_path(so)
+    if not so.exists() and not digest.exists():
+        return ""
+    try:
+        expected = json.loads(digest.read_text())
+        size, sha256 = int(expected["size"]), str(expected["sha256"])
+    except FileNotFoundError:
+        return f"no digest file {digest.name}"
+    except (OSError, ValueError, TypeError, KeyError):
+        return f"unreadable digest file {digest.name}"
+    try:
+        data = so.read_bytes()
+    except OSError as error:
+        return f"unreadable: {error}"
+    if len(data) != size:
+        return f"{len(data)} bytes where its digest file says {size}"
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return "its sha256 is not its digest file's"
+    return None
+
+
+def _lock(so: Path) -> tuple[int, Path]:
+    """Take the build lock of a cache entry (waiting while another process builds it) and make
+    the build's temporary folder; OSError where the cache folder cannot be written."""
+    so.parent.mkdir(parents=True, exist_ok=True)
+    lock = os.open(f"{so}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        return lock, Path(tempfile.mkdtemp(prefix=f"{so.name}.tmp-", dir=so.parent))
+    except BaseException:
+        os.close(lock)
+        raise
+
+
+def _sweep(folder: Path) -> None:
+    """Remove what killed builds left: `<entry>.tmp-*` folders whose entry's lock is free (a
+    build holds its lock for as long as its folder exists, so a free lock means its builder is
+    gone; no PID or clock is trusted, which also holds for a cache shared between containers),
+    and `tmp*` folders of an older tinygrad_act's builds (kernels.cpp and a .so) a day old."""
+    if fcntl is None:  # no lock tells a live build from a dead one
+        return
+    for tmp in folder.glob("*.tmp-*"):
+        with contextlib.suppress(OSError):  # a lock held elsewhere: BlockingIOError
+            lock = os.open(folder / (tmp.name.split(".tmp-")[0] + ".lock"), os.O_RDWR)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(tmp)
+            finally:
+                os.close(lock)
+    for cpp in folder.glob("tmp*/kernels.cpp"):
+        with contextlib.suppress(OSError):
+            names = [p.name for p in cpp.parent.iterdir()]
+            if time.time() - cpp.stat().st_mtime > 86400 and all(
+                    n == "kernels.cpp" or n.endswith(".so") for n in names):
+                shutil.rmtree(cpp.parent)
+
+
+_private: dict[Path, Path] = {}
+_private_lock = threading.Lock()
+
+
+def _private_cache(folder: Path, error: OSError) -> Path:
+    """Where builds go when the cache folder cannot be written: a temporary folder of this
+    process, removed at exit, with one warning."""
+    env = os.environ.get("TINYGRAD_ACT_CACHE")
+    problem = (f"{f'TINYGRAD_ACT_CACHE={env!r}' if env else 'TINYGRAD_ACT_CACHE unset'}: the "
+               f"compiled cache {folder} cannot be written ({error.strerror or error})")
+    with _private_lock:
+        if folder not in _private:
+            try:
+                _private[folder] = Path(tempfile.mkdtemp(prefix="tinygrad_act-cache-"))
+            except OSError as second:
+                raise RuntimeError(f"{problem}, nor a temporary folder ({second}): set "
+                                   f"TINYGRAD_ACT_CACHE to a writable folder") from None
+            atexit.register(shutil.rmtree, _private[folder], ignore_errors=True)
+            warnings.warn(f"{problem}; building into {_private[folder]}, a temporary folder "
+                          f"removed at exit: set TINYGRAD_ACT_CACHE to a writable folder to keep "
+                          f"builds between runs", stacklevel=3)
+        return _private[folder]
 
 
 _libraries: dict[tuple[Path, str], Library] = {}

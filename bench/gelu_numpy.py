@@ -1,8 +1,8 @@
 """How fast is gelu on the NumPy path? Its two exact formulas against PyTorch's fused gelu.
 
 - fdlibm: Phi from fdlibm's erfc in float32 passes, four ranges each on its own elements (the
-  formulas the GPU's float kernel runs; smooth._normal_cdf and _gaussian);
-- rational: the NumPy path's float32 gelu since the fourth round (smooth._gelu_float32_forward
+  formulas the GPU's float kernel runs; num.normal_cdf and _gaussian);
+- rational: the NumPy path's float32 gelu since the fourth round (gelu._gelu_float32_forward
   and _backward), the compiled host kernel's formula (kernels/gelu.cu, `ta_gelu<float>`):
   Phi(-|x|) = F(|x|) exp(-x^2/2), F one rational function of degree 5/6, in float64 passes,
   rounded once.
@@ -17,6 +17,7 @@ against the float64 reference (fdlibm in float64), in float32 ulp.
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
 from collections.abc import Callable
 
@@ -24,15 +25,17 @@ import numpy as np
 import torch
 
 from tinygrad_act import executors  # noqa: F401  (its malloc thresholds, as in a real run)
-from tinygrad_act.activations import smooth
+from tinygrad_act.activations import _numerics as num
+
+gelu = importlib.import_module("tinygrad_act.activations.gelu")
 
 
 def fdlibm_forward(x: np.ndarray) -> np.ndarray:
-    return x * smooth._normal_cdf(x)
+    return x * num.normal_cdf(x)
 
 
 def fdlibm_backward(g: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return g * (smooth._normal_cdf(x) + x * (smooth._gaussian(x) * smooth._INV_SQRT_2PI))
+    return g * (num.normal_cdf(x) + x * (num.gaussian(x) * num.INV_SQRT_2PI))
 
 
 def ns_per_element(fns: dict[str, Callable[[], object]], n: int, rounds: int) -> dict[str, float]:
@@ -76,8 +79,8 @@ def main() -> None:
 
             times = ns_per_element({
                 "fdlibm": lambda x=x, g=g: (fdlibm_forward(x), fdlibm_backward(g, x)),
-                "rational": lambda x=x, g=g: (smooth._gelu_forward(x),
-                                              smooth._gelu_backward_input(g, x)),
+                "rational": lambda x=x, g=g: (gelu.gelu_forward.reference(x),
+                                              gelu.gelu_backward_input.reference(g, x)),
                 "torch": torch_step}, x.size, args.rounds)
             print(f"| 2^{log2n} | {times['fdlibm']:.2f} | {times['rational']:.2f} | "
                   f"{times['torch']:.2f} | {times['fdlibm'] / times['torch']:.1f} | "
@@ -86,13 +89,13 @@ def main() -> None:
         g = np.ones_like(x)
         x64 = x.astype(np.float64)  # the float64 reference: exact to float32's last bit
         exact_y, exact_dx = fdlibm_forward(x64), fdlibm_backward(g, x64)
-        cdf = smooth._normal_cdf(x64)  # dx = Phi(x) + x phi(x) cancels near x = -0.75
+        cdf = num.normal_cdf(x64)  # dx = Phi(x) + x phi(x) cancels near x = -0.75
         print("\nlargest error over linspace(-20, 20) against the float64 reference, float32 "
               "ulp (of dx, or of Phi(x) where that is larger): fdlibm "
               f"{max_ulp(fdlibm_forward(x), exact_y):.2f} (y), "
               f"{max_ulp(fdlibm_backward(g, x), exact_dx, cdf):.2f} (dx); rational "
-              f"{max_ulp(smooth._gelu_forward(x), exact_y):.2f} (y), "
-              f"{max_ulp(smooth._gelu_backward_input(g, x), exact_dx, cdf):.2f} (dx)")
+              f"{max_ulp(gelu.gelu_forward.reference(x), exact_y):.2f} (y), "
+              f"{max_ulp(gelu.gelu_backward_input.reference(g, x), exact_dx, cdf):.2f} (dx)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from functools import partial
 import numpy as np
 
 from tinygrad_act import executors  # noqa: F401  (its malloc thresholds, as in a real run)
-from tinygrad_act.activations import smooth
+from tinygrad_act.activations import _numerics as num
 
 BLOCK = 1 << 16
 
@@ -94,7 +94,7 @@ def ours(rounds: int) -> None:
             ("expm1", np.expm1, "_float32_expm1_nonpositive", -20, 0)):
         block = rng.uniform(lo, hi, BLOCK).astype(np.float32)
         cells = [name, f"[{lo}, {hi}]"]
-        for fn in (numpy_fn, getattr(smooth, our_name), partial(smooth._in_float64, numpy_fn)):
+        for fn in (numpy_fn, getattr(num, our_name.lstrip('_')), partial(num.in_float64, numpy_fn)):
             cells += [f"{ns_per_element(lambda fn=fn, block=block: fn(block), BLOCK, rounds):.2f}",
                       f"{max_ulp_error(fn, numpy_fn, lo, hi):.2f}"]
         cells.insert(4, our_name)
@@ -107,8 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     routes = {True: "in float64 (a SIMD loop)", False: "its own float32 passes"}
     print(f"numpy {np.__version__} (SIMD: {_simd()}); the NumPy path's float32 log1p here: "
-          f"{routes[smooth._FLOAT64_LOG1P_IS_SIMD]}, expm1: "
-          f"{routes[smooth._FLOAT64_EXPM1_IS_SIMD]}\n")
+          f"{routes[num.FLOAT64_LOG1P_IS_SIMD]}, expm1: "
+          f"{routes[num.FLOAT64_EXPM1_IS_SIMD]}\n")
     costs(args.rounds)
     exactness()
     ours(args.rounds)

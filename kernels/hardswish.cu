@@ -3,7 +3,8 @@
 // kernel: hardswish_forward
 // in: T x
 // out: T y
-y = x * ta_minimum(ta_maximum(x + 3, 0), 6) / 6;  // -inf gives NaN (-inf * 0), as PyTorch
+// -inf gives NaN (-inf * 0), as PyTorch; x >= 3 gives x itself, where x * 6 could overflow
+y = x >= 3 ? x : x * ta_minimum(ta_maximum(x + 3, 0), 6) / 6;
 
 // kernel: hardswish_backward_input
 // in: T g, T x

@@ -44,11 +44,8 @@ NAMESPACE = {
 }
 SAMPLES = [-7.5, -3.2, -1.3, -0.6, -0.05, 0.04, 0.7, 1.9, 4.4, 9.0]
 ARRAY_PARAMS = {"weight"}  # passed to tinygrad_act as a 0-d array (prelu's weight)
-ELEMENTWISE = {"softplus", "relu", "mish", "gelu", "silu", "elu", "celu", "selu", "logsigmoid",
-               "softsign", "tanh", "sigmoid", "tanhshrink", "relu6", "hardtanh", "leaky_relu",
-               "rrelu", "prelu", "hardsigmoid", "hardswish", "softshrink", "hardshrink",
-               "threshold"}
-ALONG_A_DIM = {"softmax", "log_softmax", "glu"}
+ELEMENTWISE = {name for name, a in activations.ACTIVATIONS.items() if not a.along_dim}
+ALONG_A_DIM = {name for name, a in activations.ACTIVATIONS.items() if a.along_dim}
 
 
 def blocks() -> list[tuple[str, dict[str, str], list[tuple[str, str]]]]:
@@ -87,7 +84,8 @@ def test_every_activation_has_its_formulas_on_the_page():
     documented = {call_of(e["call"])[0].__name__ for _, e in SCALAR}
     assert documented == ELEMENTWISE
     assert {call_of(dict(o)["call"])[0].__name__ for _, o in VECTOR} == ALONG_A_DIM
-    assert set(activations.__all__) - {"POLICIES", "save_policy"} == ELEMENTWISE | ALONG_A_DIM
+    assert set(activations.__all__) - {"ACTIVATIONS", "Activation", "POLICIES", "save_policy"} \
+        == ELEMENTWISE | ALONG_A_DIM
 
 
 # -- elementwise: sympy and tinygrad_act ----------------------------------------------------------

@@ -50,6 +50,8 @@ def test_kinks_nan_and_infinities_match_torch_exactly(case, dtype):
     x = special_points(case.kinks(params), dtype)
     g = np.linspace(0.5, 2.0, x.size).astype(dtype)
     ty, tdx, _ = torch_value_and_grad(case, x, g, params)
+    if case.name == "hardswish":  # PyTorch's x * 6 / 6 rounds (an ulp at 1e30) and overflows
+        ty = np.where(x >= 3, x, ty)  # above max / 6; for x >= 3 the exact value is x itself
     for policy in case.policies(params, dtype):
         with warnings.catch_warnings():
             warnings.simplefilter("error")

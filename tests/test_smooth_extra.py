@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import tinygrad_act as ta
 from tinygrad_act import activations
-from tinygrad_act.activations import smooth
+from tinygrad_act.activations import _numerics as num
 
 NAMES = ["mish", "gelu", "silu", "elu", "celu", "selu", "logsigmoid", "softsign", "tanh",
          "sigmoid", "tanhshrink"]
@@ -47,7 +47,7 @@ def test_normal_cdf_is_a_few_ulp_over_its_whole_range(dtype):
     x = np.linspace(lowest, 8, 4001).astype(dtype)
     exact = mp_array(lambda v: mpmath.ncdf(v), x)
     with np.errstate(all="ignore"):  # as inside a kernel: unused branches overflow
-        ours = smooth._normal_cdf(x)
+        ours = num.normal_cdf(x)
     assert ulps(ours, exact, dtype).max() <= 4.5
 
 
@@ -227,32 +227,32 @@ def _float32_sweep(lo: float, hi: float, step: int) -> np.ndarray:
 
 
 def test_float32_expm1_of_nonpositive_x_is_under_an_ulp():
-    """smooth._float32_expm1_nonpositive (float32 passes, where NumPy's expm1 is scalar) against
+    """num.float32_expm1_nonpositive (float32 passes, where NumPy's expm1 is scalar) against
     float64's expm1 over every 997th float32 in [-40, 0], and its special values."""
     x = -_float32_sweep(1e-45, 40, 997)
     exact = np.expm1(x.astype(np.float64))
-    assert ulps(smooth._float32_expm1_nonpositive(x), exact, np.float32).max() < 0.9
+    assert ulps(num.float32_expm1_nonpositive(x), exact, np.float32).max() < 0.9
     specials = np.array([-0.0, 0.0, -1e-45, -np.inf, np.nan, -30, -1e30], np.float32)
-    out = smooth._float32_expm1_nonpositive(np.repeat(specials, 10))[::10]
+    out = num.float32_expm1_nonpositive(np.repeat(specials, 10))[::10]
     np.testing.assert_array_equal(out, np.array([-0.0, 0.0, -1e-45, -1, np.nan, -1, -1],
                                                 np.float32))
     assert np.signbit(out[0]) and not np.signbit(out[1])
     # with the float64 route for x > 0, _float32_expm1 covers every float32
     x = _float32_sweep(1e-45, 88, 997)
     exact = np.expm1(x.astype(np.float64))
-    assert ulps(smooth._float32_expm1(x), exact, np.float32).max() <= 0.5
-    assert smooth._float32_expm1(np.float32(-0.5)) == np.float32(math.expm1(-0.5))  # scalars
+    assert ulps(num.float32_expm1(x), exact, np.float32).max() <= 0.5
+    assert num.float32_expm1(np.float32(-0.5)) == np.float32(math.expm1(-0.5))  # scalars
 
 
 def test_float32_log1p_of_the_unit_interval_is_nearly_correctly_rounded():
-    """smooth._float32_log1p_unit (softplus, logsigmoid: log1p(exp(-|x|)), where NumPy's log1p
+    """num.float32_log1p_unit (softplus, logsigmoid: log1p(exp(-|x|)), where NumPy's log1p
     is scalar) against float64's log1p over every 997th float32 in [0, 1], and its ends."""
     t = np.append(_float32_sweep(1e-45, 1, 997), np.float32(1))
     exact = np.log1p(t.astype(np.float64))
-    assert ulps(smooth._float32_log1p_unit(t), exact, np.float32).max() < 0.65
+    assert ulps(num.float32_log1p_unit(t), exact, np.float32).max() < 0.65
     ends = np.array([0, 1e-45, np.nan], np.float32)
-    np.testing.assert_array_equal(smooth._float32_log1p_unit(ends), ends)
-    assert smooth._float32_log1p_unit(np.float32(1)) == np.float32(math.log(2))
+    np.testing.assert_array_equal(num.float32_log1p_unit(ends), ends)
+    assert num.float32_log1p_unit(np.float32(1)) == np.float32(math.log(2))
 
 
 @pytest.mark.parametrize("loop, simd", [
@@ -265,7 +265,7 @@ def test_a_simd_loop_is_one_numpy_dispatched_beyond_its_baseline(monkeypatch, lo
     introspect = pytest.importorskip("numpy.lib.introspect")
     monkeypatch.setattr(introspect, "opt_func_info",
                         lambda func_name, signature: {"log1p": {"ff": loop}})
-    assert smooth._numpy_has_simd_loop("log1p", "float32") is simd
+    assert num.numpy_has_simd_loop("log1p", "float32") is simd
 
 
 def test_float32_log1p_and_expm1_go_through_float64_where_numpy_has_simd_loops_for_it():
@@ -277,22 +277,22 @@ def test_float32_log1p_and_expm1_go_through_float64_where_numpy_has_simd_loops_f
     t = rng.uniform(0, 1, 1000).astype(np.float32)
     x = rng.uniform(-20, 20, 1000).astype(np.float32)
     negative = -np.abs(x)
-    simd_log1p = smooth._numpy_has_simd_loop("log1p", "float64")
-    simd_expm1 = smooth._numpy_has_simd_loop("expm1", "float64")
-    assert (smooth._FLOAT64_LOG1P_IS_SIMD, smooth._FLOAT64_EXPM1_IS_SIMD) == (simd_log1p,
+    simd_log1p = num.numpy_has_simd_loop("log1p", "float64")
+    simd_expm1 = num.numpy_has_simd_loop("expm1", "float64")
+    assert (num.FLOAT64_LOG1P_IS_SIMD, num.FLOAT64_EXPM1_IS_SIMD) == (simd_log1p,
                                                                               simd_expm1)
 
     def in_float64(f, a):
         return f(a.astype(np.float64)).astype(np.float32)
 
-    np.testing.assert_array_equal(smooth._log1p_unit(t), in_float64(np.log1p, t) if simd_log1p
-                                  else smooth._float32_log1p_unit(t))
+    np.testing.assert_array_equal(num.log1p_unit(t), in_float64(np.log1p, t) if simd_log1p
+                                  else num.float32_log1p_unit(t))
     np.testing.assert_array_equal(
-        smooth._expm1_nonpositive(negative), in_float64(np.expm1, negative) if simd_expm1
-        else smooth._float32_expm1_nonpositive(negative))
-    np.testing.assert_array_equal(smooth._expm1(x), in_float64(np.expm1, x) if simd_expm1
-                                  else smooth._float32_expm1(x))
-    for f, exact, a in ((smooth._log1p_unit, np.log1p, t), (smooth._expm1, np.expm1, x)):
+        num.expm1_nonpositive(negative), in_float64(np.expm1, negative) if simd_expm1
+        else num.float32_expm1_nonpositive(negative))
+    np.testing.assert_array_equal(num.expm1(x), in_float64(np.expm1, x) if simd_expm1
+                                  else num.float32_expm1(x))
+    for f, exact, a in ((num.log1p_unit, np.log1p, t), (num.expm1, np.expm1, x)):
         assert ulps(f(a), exact(a.astype(np.float64)), np.float32).max() < 0.9
         a64 = a.astype(np.float64)
         np.testing.assert_array_equal(f(a64), exact(a64))

@@ -40,25 +40,32 @@ MASK = "mask"
 
 @dataclass(frozen=True)
 class Kernel:
+    """A kernel: its name (its `// kernel:` block in kernels/*.cu), signature and NumPy
+    reference. Calling it launches it on the executor its arrays and the backend pick."""
+
     name: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     params: tuple[str, ...]
     reference: Callable[..., Any]
 
+    def __call__(self, *arrays: Any, **params: Any) -> Any:
+        return launch(self, *arrays, **params)
+
 
 KERNELS: dict[str, Kernel] = {}
 
 
-def kernel(name: str, inputs: str, outputs: str, params: str = "") -> Callable:
-    """Register the NumPy reference of a kernel: reference(*inputs, **params) -> output(s)."""
+def kernel(name: str, inputs: str, outputs: str, params: str = "") -> Callable[..., Kernel]:
+    """Register a kernel by its NumPy reference(*inputs, **params) -> output(s); the decorated
+    name becomes the Kernel (a reference that needs another calls its `.reference`)."""
 
-    def register(reference: Callable) -> Callable:
+    def register(reference: Callable) -> Kernel:
         if name in KERNELS:
             raise ValueError(f"kernel {name} is defined twice")
         KERNELS[name] = Kernel(name, tuple(inputs.split()), tuple(outputs.split()),
                                tuple(params.split()), reference)
-        return reference
+        return KERNELS[name]
 
     return register
 
@@ -220,9 +227,12 @@ def executor_for_name(name: str) -> Any:
     return EXECUTORS[name]
 
 
-def launch(name: str, *arrays: Any, **params: Any) -> Any:
-    """Run kernel `name` on raw arrays with the executor their array type and the backend pick."""
-    k = KERNELS[name]
+def launch(k: Kernel | str, *arrays: Any, **params: Any) -> Any:
+    """Run kernel k (or the kernel of that name) on raw arrays with the executor their array
+    type and the backend pick."""
+    if isinstance(k, str):
+        k = KERNELS[k]
+    name = k.name
     if len(arrays) != len(k.inputs) or len(params) != len(k.params) or any(
             p not in params for p in k.params):
         raise TypeError(f"kernel {name} takes inputs {k.inputs} and parameters {k.params}")

@@ -1,41 +1,34 @@
-"""The torch.nn.functional activations, with PyTorch's names, signatures and semantics."""
+"""The torch.nn.functional activations, with PyTorch's names, signatures and semantics.
 
-from ._policy import POLICIES, save_policy
-from .piecewise import (
-    hardshrink,
+One module per activation (or family), beside its kernels/<module>.cu; each declares its public
+function with `@activation` (registry.py), and the namespace below is read off the registry.
+"""
+
+from . import (  # noqa: F401  (importing a module declares its activations)
+    elu,
+    gelu,
+    glu,
     hardsigmoid,
     hardswish,
     hardtanh,
     leaky_relu,
-    prelu,
-    relu,
-    relu6,
-    rrelu,
-    softshrink,
-    threshold,
-)
-from .smooth import (
-    celu,
-    elu,
-    gelu,
     logsigmoid,
     mish,
-    selu,
+    prelu,
+    relu,
+    rrelu,
+    shrink,
     sigmoid,
     silu,
+    softmax,
     softplus,
     softsign,
     tanh,
     tanhshrink,
+    threshold,
 )
-from .softmax import glu, log_softmax, softmax
+from ._policy import POLICIES, save_policy
+from .registry import ACTIVATIONS, Activation
 
-__all__ = ["POLICIES", "relu", "save_policy", "softplus"]
-__all__ += [  # smooth activations
-    "celu", "elu", "gelu", "logsigmoid", "mish", "selu", "sigmoid", "silu", "softsign", "tanh",
-    "tanhshrink",
-]
-__all__ += [  # piecewise and along-a-dimension activations
-    "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "log_softmax",
-    "prelu", "relu6", "rrelu", "softmax", "softshrink", "threshold",
-]
+globals().update({name: a.function for name, a in ACTIVATIONS.items()})
+__all__ = ["ACTIVATIONS", "Activation", "POLICIES", "save_policy", *sorted(ACTIVATIONS)]

@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-
-from .._arrays import as_float_array, check_float_array, dtype_of
-from .._tape import Op, Tracer, raw
-from ..executors import launch
-from ..primitives import astype
+from .._tape import Op
+from ..executors import Kernel
 
 POLICIES = ("input", "output", "mask")
 _default_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -59,72 +54,53 @@ def choose_policy(activation: str, requested: str | None, supported: tuple[str, 
     return context if context in supported else default
 
 
-def float_input(activation: str, input: Any) -> Any:
-    """The input of an activation as a float array or tracer (the rule: _arrays.as_float_array);
-    a traced Python number (`grad(relu)(0.5)`) becomes a traced float64 0-d array."""
-    if not isinstance(input, Tracer):
-        return as_float_array(activation, input)
-    value = raw(input)
-    if dtype_of(value) is None:
-        return astype(input, np.float64)
-    check_float_array(activation, value)
-    return input
-
-
-def activation(f: Callable) -> Callable:
-    """An activation's public function, its first argument checked and converted by
-    `float_input` (one rule for every activation: what it takes, and the error otherwise)."""
-
-    @functools.wraps(f)
-    def checked(input: Any, *args: Any, **kwargs: Any) -> Any:
-        return f(float_input(f.__name__, input), *args, **kwargs)
-
-    return checked
-
-
 def check_param(activation: str, name: str, value: Any, ok: bool, requirement: str) -> None:
     if not ok:
         raise ValueError(f"{activation}: {name}={value!r} is invalid; {requirement}")
 
 
-def elementwise_ops(name: str, forward_kernel: str, backward: dict[str, Op],
-                    mask_forward_kernel: str | None = None) -> dict[str, Op]:
+def elementwise_ops(name: str, forward: Kernel, backward: dict[str, Op],
+                    mask_forward: Kernel | None = None) -> dict[str, Op]:
     """One op per policy for an elementwise activation.
 
     `backward[policy]` is the fused backward op, called as backward(g, kept, **params) where
-    kept is x, y or the packed mask. The forward runs `forward_kernel`; the mask policy runs
-    `mask_forward_kernel`, which writes y and the packed mask in one pass.
+    kept is x, y or the packed mask. The forward runs the kernel `forward`; the mask policy runs
+    `mask_forward`, which writes y and the packed mask in one pass.
     """
-    forward = _forward(forward_kernel)
+    run_forward = lambda xp, x, **params: forward(x, **params)
     ops = {}
     if "input" in backward:
-        ops["input"] = Op(name, forward, [lambda g, x, **p: backward["input"](g, x, **p)])
+        ops["input"] = Op(name, run_forward, [lambda g, x, **p: backward["input"](g, x, **p)])
     if "output" in backward:
-        ops["output"] = Op(name, forward, [lambda g, y, **p: backward["output"](g, y, **p)])
+        ops["output"] = Op(name, run_forward, [lambda g, y, **p: backward["output"](g, y, **p)])
     if "mask" in backward:
-        ops["mask"] = Op(name, _forward(mask_forward_kernel, with_mask=True),
+        def forward_with_mask(xp, x, **params):
+            y, mask = mask_forward(x, **params)
+            return y, {"mask": mask}
+        ops["mask"] = Op(name, forward_with_mask,
                          [lambda g, mask, **p: backward["mask"](g, mask, **p)], extras=("mask",))
     return ops
 
 
-def _forward(kernel_name: str, with_mask: bool = False) -> Callable:
-    if with_mask:
-        def forward_with_mask(xp, x, **params):
-            y, mask = launch(kernel_name, x, **params)
-            return y, {"mask": mask}
-        return forward_with_mask
-    return lambda xp, x, **params: launch(kernel_name, x, **params)
-
-
-def backward_op(name: str, kernel_name: str, vjp_kept: Callable | None) -> Op:
+def backward_op(name: str, backward: Kernel, vjp_kept: Callable | None) -> Op:
     """A fused backward op backward(g, kept, **params) = g * dy/dx, with its own rules.
 
     It is linear in g and elementwise (a diagonal Jacobian), so the cotangent of g is this same
     op applied to gg; vjp_kept(gg, g, kept, **params) is the cotangent of the kept array, that
     is gg * g * d(dy/dx)/d(kept) (None for a mask, whose derivative is zero).
     """
-    forward = lambda xp, g, kept, **params: launch(kernel_name, g, kept, **params)
+    forward = lambda xp, g, kept, **params: backward(g, kept, **params)
     op = Op(name, forward, [
         lambda gg, kept, **p: op(gg, kept, **p),
         None if vjp_kept is None else (lambda gg, g, kept, **p: vjp_kept(gg, g, kept, **p))])
     return op
+
+
+def smooth_ops(name: str, forward: Kernel, backward: dict[str, Kernel],
+               second: dict[str, Callable]) -> dict[str, Op]:
+    """One op per policy of a smooth activation: the forward kernel, and for each policy its
+    backward kernel, whose derivative in the kept array (x or y) is second[policy](gg, g, kept,
+    **params) = gg * g * d(dy/dx)/d(kept), written with core primitives."""
+    return elementwise_ops(name, forward, {
+        policy: backward_op(f"{name}_backward", backward[policy], second[policy])
+        for policy in second})

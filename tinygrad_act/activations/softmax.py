@@ -1,12 +1,11 @@
-"""Activations along a dimension: softmax, log_softmax and glu.
+"""softmax and log_softmax along a dimension (kernels/softmax.cu), and what glu shares with them.
 
 They are not elementwise: the reductions (max, sum) run through the array library (NumPy or
 CuPy), and the elementwise passes between them are registered kernels that fuse what NumPy
 would do in two or three passes. The compiled CPU backend runs each of them as one `// rows:`
-kernel instead (kernels/softmax.cu, kernels/glu.cu): all passes over a row while it is in the
-cache, on the kernel threads, with no intermediate arrays. Each activation is one op on the
-tape, its backward one differentiable op (double backward, written with the core primitives so
-any order works).
+kernel instead: all passes over a row while it is in the cache, on the kernel threads, with no
+intermediate arrays. Each activation is one op on the tape, its backward one differentiable op
+(double backward, written with the core primitives so any order works).
 float16 is computed in float32 throughout and rounded once, as PyTorch does on the CPU: a
 float16 sum of many exponentials would lose digits, or overflow past 65504 elements.
 """
@@ -20,18 +19,22 @@ import numpy as np
 from .. import compiled
 from .._arrays import FLOAT_DTYPES, foreign_array_error, is_cupy_array, shape_of
 from .._tape import Op, Tracer
-from ..executors import current_backend, kernel, launch
-from ..primitives import astype, concatenate, exp, getitem, reshape, sigmoid, sum
-from ._policy import activation, check_param, choose_policy, float_input
+from ..executors import current_backend, kernel
+from ..primitives import astype, exp, reshape, sum
+from ._policy import (
+    check_param,
+    choose_policy,
+)
+from .registry import activation, float_input
 
 
-def _dim(activation: str, dim: Any, ndim: int) -> int:
+def dim_axis(name: str, dim: Any, ndim: int) -> int:
     """dim as a non-negative axis; a 0-d input counts as 1-d (PyTorch's rule)."""
     if dim is None:
-        raise ValueError(f"{activation}: pass dim explicitly (PyTorch's implicit dim=None is "
+        raise ValueError(f"{name}: pass dim explicitly (PyTorch's implicit dim=None is "
                          "deprecated and ambiguous)")
     rank = max(ndim, 1)
-    check_param(activation, "dim", dim,
+    check_param(name, "dim", dim,
                 isinstance(dim, int | np.integer) and not isinstance(dim, bool)
                 and -rank <= dim < rank,
                 f"it must be an integer in [{-rank}, {rank - 1}] for a {ndim}-d input")
@@ -53,26 +56,26 @@ def _on_1d(f, x, *args, **kwargs):
 
 
 @kernel("softmax_exp", inputs="x m", outputs="e")
-def _softmax_exp(x, m):
+def softmax_exp(x, m):
     return np.exp(x - m)  # m, the maximum along dim, broadcasts; exp never overflows
 
 
 @kernel("log_softmax_forward", inputs="x m log_sum", outputs="y")
-def _log_softmax_forward(x, m, log_sum):
+def log_softmax_forward(x, m, log_sum):
     return (x - m) - log_sum  # in this order, as PyTorch: exact where x is the maximum
 
 
 @kernel("softmax_backward", inputs="g y dot", outputs="dx")
-def _softmax_backward(g, y, dot):
+def softmax_backward(g, y, dot):
     return y * (g - dot)  # dot = sum(g * y) along dim, broadcast
 
 
 @kernel("log_softmax_backward", inputs="g y g_sum", outputs="dx")
-def _log_softmax_backward(g, y, g_sum):
+def log_softmax_backward(g, y, g_sum):
     return g - np.exp(y) * g_sum  # g_sum = sum(g) along dim, broadcast
 
 
-def _rows(name: str, xp, dim: int, inputs: tuple, shape: tuple | None = None) -> Any:
+def rows_kernel(name: str, xp, dim: int, inputs: tuple, shape: tuple | None = None) -> Any:
     """The compiled rows kernel `name` on NumPy arrays, its output of `shape` (the first
     input's by default); None where another executor runs (the NumPy reference, CuPy)."""
     if xp is not np or current_backend() != "compiled" or inputs[0].size == 0:
@@ -84,13 +87,13 @@ def _rows(name: str, xp, dim: int, inputs: tuple, shape: tuple | None = None) ->
 
 def _max_shifted_exp(xp, x, dim):
     m = xp.max(x, axis=dim, keepdims=True)
-    return m, launch("softmax_exp", x, m)
+    return m, softmax_exp(x, m)
 
 
 def _softmax_forward(xp, x, *, dim):
     if x.size == 0:
         return x.copy()
-    fused = _rows("softmax_rows_forward", xp, dim, (x,))
+    fused = rows_kernel("softmax_rows_forward", xp, dim, (x,))
     if fused is not None:
         return fused
     c = _upcast(xp, x)
@@ -102,14 +105,14 @@ def _softmax_forward(xp, x, *, dim):
 def _log_softmax_forward_op(xp, x, *, dim):
     if x.size == 0:
         return x.copy()
-    fused = _rows("log_softmax_rows_forward", xp, dim, (x,))
+    fused = rows_kernel("log_softmax_rows_forward", xp, dim, (x,))
     if fused is not None:
         return fused
     c = _upcast(xp, x)
     m, e = _max_shifted_exp(xp, c, dim)
     log_sum = xp.log(xp.sum(e, axis=dim, keepdims=True))
     del e  # freed before y is allocated: a step holds one array the size of x, not two
-    return launch("log_softmax_forward", c, m, log_sum).astype(x.dtype, copy=False)
+    return log_softmax_forward(c, m, log_sum).astype(x.dtype, copy=False)
 
 
 def _dot_along(xp, a, b, dim):
@@ -120,21 +123,21 @@ def _dot_along(xp, a, b, dim):
 
 
 def _softmax_backward_forward(xp, g, out, *, dim):
-    fused = _rows("softmax_rows_backward", xp, dim, (g, out))
+    fused = rows_kernel("softmax_rows_backward", xp, dim, (g, out))
     if fused is not None:
         return fused
     g32, y32 = _upcast(xp, g), _upcast(xp, out)
     dot = _dot_along(xp, g32, y32, dim)
-    return launch("softmax_backward", g32, y32, dot).astype(g.dtype, copy=False)
+    return softmax_backward(g32, y32, dot).astype(g.dtype, copy=False)
 
 
 def _log_softmax_backward_forward(xp, g, out, *, dim):
-    fused = _rows("log_softmax_rows_backward", xp, dim, (g, out))
+    fused = rows_kernel("log_softmax_rows_backward", xp, dim, (g, out))
     if fused is not None:
         return fused
     g32, y32 = _upcast(xp, g), _upcast(xp, out)
     g_sum = xp.sum(g32, axis=dim, keepdims=True)
-    return launch("log_softmax_backward", g32, y32, g_sum).astype(g.dtype, copy=False)
+    return log_softmax_backward(g32, y32, g_sum).astype(g.dtype, copy=False)
 
 
 def _along(x, dim):
@@ -144,20 +147,20 @@ def _along(x, dim):
 # The backward ops take the forward's output as `out` (on the tape, `y` names an op's own output).
 # softmax backward B(g, out) = out * (g - sum(g out)) is symmetric in g: its g-derivative is
 # itself; d/dout <B, u> = u * (g - sum(g out)) - g * sum(u out) (PyTorch's double backward)
-softmax_backward = Op(
+softmax_backward_op = Op(
     "softmax_backward", _softmax_backward_forward,
-    [lambda gg, out, *, dim: softmax_backward(gg, out, dim=dim),
+    [lambda gg, out, *, dim: softmax_backward_op(gg, out, dim=dim),
      lambda gg, g, out, *, dim: gg * (g - _along(g * out, dim)) - g * _along(gg * out, dim)])
 # log_softmax backward B(g, out) = g - exp(out) sum(g):
 # d/dg <B, u> = u - sum(u exp(out)); d/dout <B, u> = -u exp(out) sum(g)
-log_softmax_backward = Op(
+log_softmax_backward_op = Op(
     "log_softmax_backward", _log_softmax_backward_forward,
     [lambda gg, out, *, dim: gg - _along(gg * exp(out), dim),
      lambda gg, g, out, *, dim: -(gg * exp(out)) * _along(g, dim)])
 _softmax_op = Op("softmax", _softmax_forward,
-                 [lambda g, y, *, dim: softmax_backward(g, y, dim=dim)])
+                 [lambda g, y, *, dim: softmax_backward_op(g, y, dim=dim)])
 _log_softmax_op = Op("log_softmax", _log_softmax_forward_op,
-                     [lambda g, y, *, dim: log_softmax_backward(g, y, dim=dim)])
+                     [lambda g, y, *, dim: log_softmax_backward_op(g, y, dim=dim)])
 
 
 def _prepare(name: str, input: Any, dim: Any, dtype: Any, save: str | None):
@@ -175,11 +178,12 @@ def _prepare(name: str, input: Any, dim: Any, dtype: Any, save: str | None):
             if foreign_array_error(input) is None and input.dtype.kind in "fiub":
                 input = input.astype(dtype, copy=False)
     input = float_input(name, input)
-    dim = _dim(name, dim, len(shape_of(input)))
+    dim = dim_axis(name, dim, len(shape_of(input)))
     choose_policy(name, save, ("output",), "output")
     return input, dim
 
 
+@activation(policies=("output",), along_dim=True, converts_input=False)
 def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
             save: str | None = None) -> Any:
     """Softmax along dim: y = exp(x - m) / sum(exp(x - m)), m = max(x) along dim.
@@ -196,6 +200,7 @@ def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any
     return _on_1d(lambda x: _softmax_op(x, dim=dim), input)
 
 
+@activation(policies=("output",), along_dim=True, converts_input=False)
 def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
                 save: str | None = None) -> Any:
     """Log-softmax along dim: y = (x - m) - log(sum(exp(x - m))), m = max(x) along dim.
@@ -210,93 +215,3 @@ def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype:
     """
     input, dim = _prepare("log_softmax", input, dim, dtype, save)
     return _on_1d(lambda x: _log_softmax_op(x, dim=dim), input)
-
-
-# -- glu ----------------------------------------------------------------------------------------
-
-
-@kernel("glu_forward", inputs="a b", outputs="y")
-def _glu_forward(a, b):
-    return a * (1 / (1 + np.exp(-b)))  # PyTorch's formula: inf * 0 = NaN where it gives NaN
-
-
-@kernel("glu_backward", inputs="g a b", outputs="da db")
-def _glu_backward(g, a, b):
-    s = 1 / (1 + np.exp(-b))
-    return s * g, (1 - s) * s * a * g  # PyTorch's formula and order
-
-
-def _halves(x: Any, dim: int) -> tuple[Any, Any]:
-    n = shape_of(x)[dim] // 2
-    before = (slice(None),) * dim
-    return getitem(x, before + (slice(0, n),)), getitem(x, before + (slice(n, None),))
-
-
-def _glu_forward_op(xp, x, *, dim):
-    half = x.shape[:dim] + (x.shape[dim] // 2,) + x.shape[dim + 1:]
-    fused = _rows("glu_rows_forward", xp, dim, (x,), half)
-    if fused is not None:
-        return fused
-    return launch("glu_forward", *xp.split(x, 2, axis=dim))
-
-
-def _glu_backward_forward(xp, g, x, *, dim):
-    fused = _rows("glu_rows_backward", xp, dim, (g, x), x.shape)
-    if fused is not None:
-        return fused
-    # both halves of dx written a slab of rows (first axis) of about 2^16 elements at a time:
-    # da and db are never whole arrays beside dx
-    a, b = xp.split(x, 2, axis=dim)
-    dx = xp.empty(x.shape, x.dtype)
-    da, db = xp.split(dx, 2, axis=dim)
-    step = max(1, a.shape[0] * (1 << 16) // max(1, a.size))
-    for rows in (slice(start, start + step) for start in range(0, a.shape[0], step)):
-        da[rows], db[rows] = launch("glu_backward", g[rows], a[rows], b[rows])
-    return dx
-
-
-def _glu_backward_vjp_g(u, x, dim):
-    # <glu_backward(g, x), u> = <g, u_a s + u_b (1 - s) s a>, s = sigmoid(b)
-    (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
-    s = sigmoid(b)
-    return u_a * s + u_b * ((1 - s) * s * a)
-
-
-def _glu_backward_vjp_x(u, g, x, dim):
-    # d(da)/db = d(db)/da = g s (1 - s); d(db)/db = g a (s (1 - s) (1 - s) - s s (1 - s)).
-    # PyTorch's glu_double_backward, term for term: 1 - s cancels for large b, and float64
-    # results agree only if both cancel alike.
-    (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
-    s = sigmoid(b)
-    s1s = s * (1 - s)
-    second_order = s1s * (1 - s) - s * s1s
-    return concatenate([u_b * g * s1s, u_b * a * g * second_order + u_a * g * s1s], axis=dim)
-
-
-glu_backward = Op("glu_backward", _glu_backward_forward,
-                  [lambda gg, x, *, dim: _glu_backward_vjp_g(gg, x, dim),
-                   lambda gg, g, x, *, dim: _glu_backward_vjp_x(gg, g, x, dim)])
-_glu_op = Op("glu", _glu_forward_op, [lambda g, x, *, dim: glu_backward(g, x, dim=dim)])
-
-
-@activation
-def glu(input: Any, dim: int = -1, *, save: str | None = None) -> Any:
-    """Gated linear unit: with a, b the first and second halves of x along dim,
-    y = a * sigmoid(b).
-
-    dy/da = sigmoid(b);  dy/db = a s (1 - s), s = sigmoid(b)
-    second: d2y/da db = s (1 - s);  d2y/db2 = a s (1 - s) (1 - 2 s);  d2y/da2 = 0
-    The size along dim must be even; a 0-d input is an error (as PyTorch). All three use
-    PyTorch's formulas (s = 1 / (1 + exp(-b)), and 1 - s), so NaN, infinities and the
-    rounding where 1 - s cancels match.
-
-    Policies: "input" only (what PyTorch keeps): both halves enter the derivative.
-    """
-    ndim = len(shape_of(input))
-    check_param("glu", "input.ndim", ndim, ndim > 0, "glu needs at least 1 dimension")
-    dim = _dim("glu", dim, ndim)
-    size = shape_of(input)[dim]
-    check_param("glu", "dim", dim, size % 2 == 0,
-                f"the size along it must be even, got {size} for shape {shape_of(input)}")
-    choose_policy("glu", save, ("input",), "input")
-    return _glu_op(input, dim=dim)

@@ -1,0 +1,111 @@
+"""glu: a sigmoid(b) of the two halves of x along a dimension (kernels/glu.cu)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._arrays import shape_of
+from .._tape import Op
+from ..executors import kernel
+from ..primitives import (
+    concatenate,
+    getitem,
+    sigmoid,
+)
+from ._policy import (
+    check_param,
+    choose_policy,
+)
+from .registry import activation
+from .softmax import dim_axis, rows_kernel
+
+# -- glu ----------------------------------------------------------------------------------------
+
+
+@kernel("glu_forward", inputs="a b", outputs="y")
+def glu_forward(a, b):
+    return a * (1 / (1 + np.exp(-b)))  # PyTorch's formula: inf * 0 = NaN where it gives NaN
+
+
+@kernel("glu_backward", inputs="g a b", outputs="da db")
+def glu_backward(g, a, b):
+    s = 1 / (1 + np.exp(-b))
+    return s * g, (1 - s) * s * a * g  # PyTorch's formula and order
+
+
+def _halves(x: Any, dim: int) -> tuple[Any, Any]:
+    n = shape_of(x)[dim] // 2
+    before = (slice(None),) * dim
+    return getitem(x, before + (slice(0, n),)), getitem(x, before + (slice(n, None),))
+
+
+def _glu_forward_op(xp, x, *, dim):
+    half = x.shape[:dim] + (x.shape[dim] // 2,) + x.shape[dim + 1:]
+    fused = rows_kernel("glu_rows_forward", xp, dim, (x,), half)
+    if fused is not None:
+        return fused
+    return glu_forward(*xp.split(x, 2, axis=dim))
+
+
+def _glu_backward_forward(xp, g, x, *, dim):
+    fused = rows_kernel("glu_rows_backward", xp, dim, (g, x), x.shape)
+    if fused is not None:
+        return fused
+    # both halves of dx written a slab of rows (first axis) of about 2^16 elements at a time:
+    # da and db are never whole arrays beside dx
+    a, b = xp.split(x, 2, axis=dim)
+    dx = xp.empty(x.shape, x.dtype)
+    da, db = xp.split(dx, 2, axis=dim)
+    step = max(1, a.shape[0] * (1 << 16) // max(1, a.size))
+    for rows in (slice(start, start + step) for start in range(0, a.shape[0], step)):
+        da[rows], db[rows] = glu_backward(g[rows], a[rows], b[rows])
+    return dx
+
+
+def _glu_backward_vjp_g(u, x, dim):
+    # <glu_backward(g, x), u> = <g, u_a s + u_b (1 - s) s a>, s = sigmoid(b)
+    (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
+    s = sigmoid(b)
+    return u_a * s + u_b * ((1 - s) * s * a)
+
+
+def _glu_backward_vjp_x(u, g, x, dim):
+    # d(da)/db = d(db)/da = g s (1 - s); d(db)/db = g a (s (1 - s) (1 - s) - s s (1 - s)).
+    # PyTorch's glu_double_backward, term for term: 1 - s cancels for large b, and float64
+    # results agree only if both cancel alike.
+    (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
+    s = sigmoid(b)
+    s1s = s * (1 - s)
+    second_order = s1s * (1 - s) - s * s1s
+    return concatenate([u_b * g * s1s, u_b * a * g * second_order + u_a * g * s1s], axis=dim)
+
+
+glu_backward_op = Op("glu_backward", _glu_backward_forward,
+                     [lambda gg, x, *, dim: _glu_backward_vjp_g(gg, x, dim),
+                      lambda gg, g, x, *, dim: _glu_backward_vjp_x(gg, g, x, dim)])
+_glu_op = Op("glu", _glu_forward_op, [lambda g, x, *, dim: glu_backward_op(g, x, dim=dim)])
+
+
+@activation(policies=("input",), along_dim=True)
+def glu(input: Any, dim: int = -1, *, save: str | None = None) -> Any:
+    """Gated linear unit: with a, b the first and second halves of x along dim,
+    y = a * sigmoid(b).
+
+    dy/da = sigmoid(b);  dy/db = a s (1 - s), s = sigmoid(b)
+    second: d2y/da db = s (1 - s);  d2y/db2 = a s (1 - s) (1 - 2 s);  d2y/da2 = 0
+    The size along dim must be even; a 0-d input is an error (as PyTorch). All three use
+    PyTorch's formulas (s = 1 / (1 + exp(-b)), and 1 - s), so NaN, infinities and the
+    rounding where 1 - s cancels match.
+
+    Policies: "input" only (what PyTorch keeps): both halves enter the derivative.
+    """
+    ndim = len(shape_of(input))
+    check_param("glu", "input.ndim", ndim, ndim > 0, "glu needs at least 1 dimension")
+    dim = dim_axis("glu", dim, ndim)
+    size = shape_of(input)[dim]
+    check_param("glu", "dim", dim, size % 2 == 0,
+                f"the size along it must be even, got {size} for shape {shape_of(input)}")
+    choose_policy("glu", save, ("input",), "input")
+    return _glu_op(input, dim=dim)

@@ -1,0 +1,111 @@
+"""prelu: leaky_relu with a learnable slope (kernels/prelu.cu)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._arrays import dtype_of, shape_of
+from .._tape import Op, Tracer, raw
+from ..executors import kernel, pack_mask, unpack_mask
+from ..primitives import reshape, where
+from . import _numerics as num
+from ._policy import (
+    check_param,
+    choose_policy,
+)
+from .registry import activation, float_input
+
+# -- prelu --------------------------------------------------------------------------------------
+
+
+@kernel("prelu_forward", inputs="x weight", outputs="y")
+def prelu_forward(x, weight):
+    return num.where(x > 0, x, weight * x)  # weight broadcasts (one per channel, or one)
+
+
+@kernel("prelu_forward_mask", inputs="x weight", outputs="y mask")
+def prelu_forward_mask(x, weight):
+    return prelu_forward.reference(x, weight), pack_mask(x > 0)
+
+
+@kernel("prelu_backward_input", inputs="g x weight", outputs="dx")
+def prelu_backward_input(g, x, weight):
+    return num.where(x > 0, g, weight * g)
+
+
+@kernel("prelu_backward_mask", inputs="g mask weight", outputs="dx")
+def prelu_backward_mask(g, mask, weight):
+    return num.where(unpack_mask(mask, g.shape), g, weight * g)
+
+
+@kernel("prelu_backward_weight", inputs="g x", outputs="dweight")
+def prelu_backward_weight(g, x):
+    return num.where(x > 0, 0.0, x * g)  # per element; the tape sums it to the weight's shape
+
+
+def _not_positive(x: Any, mask: Any = None) -> Any:
+    return ~unpack_mask(raw(mask), shape_of(x)) if mask is not None else ~(raw(x) > 0)
+
+
+# dx is linear in g and in weight: d/dweight <dx, gg> = gg * g where x <= 0
+prelu_backward_input_op = Op(
+    "prelu_backward", lambda xp, g, x, weight: prelu_backward_input(g, x, weight),
+    [lambda gg, x, weight: prelu_backward_input_op(gg, x, weight), None,
+     lambda gg, g, x: where(_not_positive(x), gg * g, 0)])
+prelu_backward_mask_op = Op(
+    "prelu_backward", lambda xp, g, mask, weight: prelu_backward_mask(g, mask, weight),
+    [lambda gg, mask, weight: prelu_backward_mask_op(gg, mask, weight), None,
+     lambda gg, g, mask: where(_not_positive(g, mask), gg * g, 0)])
+# dweight = x * g where x <= 0: linear in g and in x
+prelu_backward_weight_op = Op(
+    "prelu_backward_weight", lambda xp, g, x: prelu_backward_weight(g, x),
+    [lambda gg, x: prelu_backward_weight_op(gg, x),
+     lambda gg, g, x: where(_not_positive(x), gg * g, 0)])
+_prelu_ops = {
+    "input": Op("prelu", lambda xp, x, weight: prelu_forward(x, weight),
+                [lambda g, x, weight: prelu_backward_input_op(g, x, weight),
+                 lambda g, x: prelu_backward_weight_op(g, x)]),
+    "mask": Op("prelu", lambda xp, x, weight: _with_mask(prelu_forward_mask(x, weight)),
+               [lambda g, mask, weight: prelu_backward_mask_op(g, mask, weight),
+                lambda g, x: prelu_backward_weight_op(g, x)], extras=("mask",)),
+}
+
+
+def _with_mask(y_and_mask: tuple[Any, Any]) -> tuple[Any, dict[str, Any]]:
+    y, mask = y_and_mask
+    return y, {"mask": mask}
+
+
+@activation(policies=("mask", "input"))
+def prelu(input: Any, weight: Any, *, save: str | None = None) -> Any:
+    """PReLU: y = x where x > 0, else weight * x, with a learnable weight.
+
+    weight has one element, or one per channel (dim 1 of input; a 1-d or 0-d input has one
+    channel), as in PyTorch, and the input's dtype. Both input and weight are differentiable:
+    dy/dx      = 1 where x > 0, else weight (weight at 0 and at NaN, as PyTorch)
+    dy/dweight = 0 where x > 0, else x (summed over all but the channel dim)
+    Second derivatives: d2y/dx2 = d2y/dweight2 = 0, d2y/dx dweight = 1 where x <= 0, else 0
+    (PyTorch's double backward takes x = 0 as positive here; we keep its first derivative's
+    rule, x > 0, throughout).
+
+    Policies: "mask" keeps one bit per element and the weight for dx, and x only if weight is
+    differentiated; "input" keeps x and weight (what PyTorch keeps). Default: "mask" for a
+    constant weight, "input" for a differentiated one (then x is needed anyway).
+    """
+    weight = float_input("prelu (weight)", weight)
+    x_shape, w_shape = shape_of(input), shape_of(weight)
+    check_param("prelu", "weight.ndim", len(w_shape), len(w_shape) <= 1, "it must be 0 or 1")
+    n = int(np.prod(w_shape))
+    channels = x_shape[1] if len(x_shape) >= 2 else 1
+    check_param("prelu", "weight.size", n, n == 1 or (x_shape != () and n == channels),
+                f"it must be 1 or the number of channels (input.shape[1] = {channels}) of an "
+                f"input of shape {x_shape}")
+    if dtype_of(raw(weight)) != dtype_of(raw(input)):
+        raise TypeError(f"prelu: weight dtype {dtype_of(raw(weight))} differs from input dtype "
+                        f"{dtype_of(raw(input))}; convert one of them")
+    weight = reshape(weight, () if n == 1 else (n,) + (1,) * (len(x_shape) - 2))
+    default = "input" if isinstance(weight, Tracer) else "mask"
+    policy = choose_policy("prelu", save, ("mask", "input"), default)
+    return _prelu_ops[policy](input, weight)

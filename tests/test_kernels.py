@@ -327,15 +327,35 @@ def test_activation_grad_and_grad_of_grad_compiled_equal_numpy(host_build, act, 
 # -- the device compiler, without a device ------------------------------------------------------
 
 
+# what installs the device compiler: a CUDA extra brings CuPy 14.2.0 and its NVRTC (pyproject.toml)
+NVRTC_INSTALL = "pip install -e '.[test,cuda13]' (or '.[test,cuda12]', for CUDA 12)"
+
+
 @pytest.fixture(scope="session")
 def nvrtc():
+    """The folder that remembers NVRTC's successes for the installed CuPy and NVRTC versions.
+    Skips, saying what to install, without CuPy 14.2.0 or an NVRTC library; only that: a kernel
+    that does not compile fails its own test."""
+    import warnings
+
     try:
-        importlib.import_module("cupy")
-        cuda.compile_for_device(cuda.kernel_source("relu_forward"), np.float32)
-    except Exception as error:  # no CuPy, no NVRTC library
-        pytest.skip(f"no device compiler: install cupy-cuda13x==14.2.0 and nvidia-cuda-nvrtc "
-                    f"(the test extra) ({type(error).__name__}: {error})")
-    return compiled.cache_dir() / "nvrtc"
+        cupy = importlib.import_module("cupy")
+    except Exception as error:  # ImportError, or a broken install
+        pytest.skip(f"no device compiler: CuPy is not installed; {NVRTC_INSTALL} "
+                    f"({type(error).__name__}: {error})")
+    if cupy.__version__ != "14.2.0":  # cuda.device_code uses its private code generator
+        pytest.skip(f"no device compiler: cuda.device_code needs CuPy 14.2.0, found "
+                    f"{cupy.__version__}; {NVRTC_INSTALL}")
+    try:
+        major, minor = cupy.cuda.nvrtc.getVersion()
+    except Exception as error:  # cuda.pathfinder's DynamicLibNotFoundError (a RuntimeError)
+        pytest.skip(f"no device compiler: CuPy {cupy.__version__} finds no NVRTC library; "
+                    f"{NVRTC_INSTALL} ({type(error).__name__}: {error})")
+    built_for = cupy.cuda.runtime.runtimeGetVersion() // 1000  # needs no GPU
+    if major != built_for:  # e.g. cupy-cuda12x beside PyPI torch's NVRTC 13, which it loads first
+        warnings.warn(f"CuPy for CUDA {built_for} compiles with NVRTC {major}.{minor} here, and "
+                      f"so do these tests", stacklevel=1)
+    return compiled.cache_dir() / "nvrtc" / f"cupy-{cupy.__version__}-nvrtc-{major}.{minor}"
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))

@@ -17,8 +17,7 @@ import time
 
 import numpy as np
 
-from tinygrad_act import compiled
-from tinygrad_act.executors import executor_for_name, launch
+from tinygrad_act.executors import compiled, executor_for_name, launch
 
 KERNELS = {  # name: parameters (inputs are x, or g and x)
     "relu_forward": {},

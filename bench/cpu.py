@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 import tinygrad_act as ta
-from tinygrad_act import compiled
+from tinygrad_act.executors import compiled
 
 NOT_ACTIVATIONS = {"save_policy", "POLICIES"}
 ROW = 1024  # softmax, log_softmax and glu work along rows of this length

@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_act import compiled, cuda
+from tinygrad_act.executors import compiled, kernel_text
 
 REPO = Path(__file__).resolve().parent.parent
 
 # Build (or load) relu_forward alone and run it on two elements.
 LOAD = """
 import ctypes, numpy as np
-from tinygrad_act import compiled, cuda
-source = cuda.kernel_source("relu_forward")
+from tinygrad_act.executors import compiled, kernel_text
+source = kernel_text.kernel_source("relu_forward")
 library = compiled.Library(source.path, [source])
 x = np.array([-1.0, 2.0], np.float32)
 y = np.zeros_like(x)
@@ -47,7 +47,7 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 
 def relu_library() -> compiled.Library:
-    source = cuda.kernel_source("relu_forward")
+    source = kernel_text.kernel_source("relu_forward")
     return compiled.Library(source.path, [source])
 
 

@@ -81,7 +81,7 @@ def test_only_cuda_extras_bring_cupy():
 
 @pytest.mark.parametrize("extra", [e for e in extras() if CUDA_EXTRA.fullmatch(e)])
 def test_each_cuda_extra_brings_its_cupy_and_its_nvrtc(extra):
-    """cudaNN: cupy-cudaNNx==14.2.0 (cuda.device_code uses its private code generator) and an
+    """cudaNN: cupy-cudaNNx==14.2.0 (device_code uses its private code generator) and an
     NVRTC of CUDA NN, so the NVRTC proof of the kernels works with whichever build is installed."""
     major = int(CUDA_EXTRA.fullmatch(extra).group(1))
     reqs = {canonicalize_name(r.name): r for r in requirements(extra)}

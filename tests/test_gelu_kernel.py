@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 import tinygrad_act as ta
-from tinygrad_act import compiled, cuda
-from tinygrad_act.executors import launch
+from tinygrad_act.executors import compiled, kernel_text, launch
 
 SUBNORMAL = 2.0**-149  # float32's least subnormal
 
@@ -83,7 +82,7 @@ def test_host_float_gelu_edges_as_the_reference():
 
 def device_float_library(tmp_path, compiler) -> ctypes.CDLL:
     """gelu.cu built on the host as NVRTC sees it (__CUDA_ARCH__ defined): float keeps fdlibm."""
-    sources = [s for s in cuda.kernel_sources().values() if s.path.name == "gelu.cu"]
+    sources = [s for s in kernel_text.kernel_sources().values() if s.path.name == "gelu.cu"]
     text = compiled.host_source(sources[0].path, sources)
     assert text.startswith(compiled.HOST_PRELUDE)
     text = (compiled.HOST_PRELUDE + "#define __CUDA_ARCH__ 900\n"

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_act as ta
-from tinygrad_act import activations, compiled, cuda
-from tinygrad_act.executors import KERNELS, MASK, launch
+from tinygrad_act import activations
+from tinygrad_act.executors import KERNELS, MASK, compiled, cupy_executor, kernel_text, launch
 
 DTYPES = [np.float16, np.float32, np.float64]
 ULPS = {np.dtype(np.float16): 1, np.dtype(np.float32): 4, np.dtype(np.float64): 4}
@@ -91,9 +91,9 @@ def host_build():
 
 
 def test_every_registered_kernel_has_cuda_text_with_its_signature():
-    sources = {name: s for name, s in cuda.kernel_sources().items() if not s.rows}
+    sources = {name: s for name, s in kernel_text.kernel_sources().items() if not s.rows}
     missing = sorted(set(KERNELS) - set(sources))
-    assert not missing, f"kernels without CUDA text in {cuda.kernel_dir()}: {missing}"
+    assert not missing, f"kernels without CUDA text in {kernel_text.kernel_dir()}: {missing}"
     stale = sorted(set(sources) - set(KERNELS))
     assert not stale, f"CUDA text without a registered NumPy reference: {stale}"
     for name, k in KERNELS.items():
@@ -105,13 +105,13 @@ def test_kernel_file_format_errors_name_the_file_and_kernel(tmp_path: Path):
     bad = tmp_path / "bad.cu"
     bad.write_text("// kernel: bad_forward\n// in: float x\n// out: T y\ny = x;\n")
     with pytest.raises(ValueError, match=r"bad.cu, kernel bad_forward: bad `// in:`"):
-        cuda.parse_kernel_file(bad, "")
+        kernel_text.parse_kernel_file(bad, "")
     bad.write_text("// kernel: bad_forward\ny = x;\n")
     with pytest.raises(ValueError, match="needs `// in:` and `// out:`"):
-        cuda.parse_kernel_file(bad, "")
+        kernel_text.parse_kernel_file(bad, "")
     bad.write_text("// rows: bad_rows\n// in: bit mask\n// out: T y\n")
     with pytest.raises(ValueError, match="bad.cu, kernel bad_rows: a rows kernel takes no"):
-        cuda.parse_kernel_file(bad, "")
+        kernel_text.parse_kernel_file(bad, "")
 
 
 def test_rows_kernels_check_their_arrays(host_build):
@@ -128,7 +128,7 @@ def test_rows_kernels_check_their_arrays(host_build):
 
 def test_a_kernel_without_cuda_text_is_a_clear_error():
     with pytest.raises(NotImplementedError, match="no CUDA text"):
-        cuda.kernel_source("no_such_kernel")
+        kernel_text.kernel_source("no_such_kernel")
 
 
 # -- the compiled CPU build against the NumPy references ----------------------------------------
@@ -343,8 +343,8 @@ def nvrtc():
     except Exception as error:  # ImportError, or a broken install
         pytest.skip(f"no device compiler: CuPy is not installed; {NVRTC_INSTALL} "
                     f"({type(error).__name__}: {error})")
-    if cupy.__version__ != "14.2.0":  # cuda.device_code uses its private code generator
-        pytest.skip(f"no device compiler: cuda.device_code needs CuPy 14.2.0, found "
+    if cupy.__version__ != "14.2.0":  # cupy_executor.device_code uses its private code generator
+        pytest.skip(f"no device compiler: cupy_executor.device_code needs CuPy 14.2.0, found "
                     f"{cupy.__version__}; {NVRTC_INSTALL}")
     try:
         major, minor = cupy.cuda.nvrtc.getVersion()
@@ -362,12 +362,12 @@ def nvrtc():
 def test_kernel_compiles_for_the_gpu(nvrtc, name):
     """NVRTC compiles the exact source CuPy 14.2 would for each dtype, for sm_90 (a cubin).
     Successful compilations are remembered in the disk cache under the source's hash."""
-    source = cuda.kernel_source(name)
+    source = kernel_text.kernel_source(name)
     for dtype in DTYPES:
-        code = cuda.device_code(source, dtype)
-        done = nvrtc / f"{name}-{np.dtype(dtype).name}-{cuda.digest(code)}.ok"
+        code = cupy_executor.device_code(source, dtype)
+        done = nvrtc / f"{name}-{np.dtype(dtype).name}-{kernel_text.digest(code)}.ok"
         if not done.exists():
-            cubin = cuda.compile_for_device(source, dtype)
+            cubin = cupy_executor.compile_for_device(source, dtype)
             assert cubin[:4] == b"\x7fELF"
             done.parent.mkdir(parents=True, exist_ok=True)
             done.write_bytes(b"")

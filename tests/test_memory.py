@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_act import compiled
-from tinygrad_act.executors import KERNELS, MASK, NumpyExecutor
+from tinygrad_act.executors import KERNELS, MASK, compiled
+from tinygrad_act.executors.numpy_executor import NumpyExecutor
 
 _spec = importlib.util.spec_from_file_location(
     "bench_memory", Path(__file__).resolve().parent.parent / "bench" / "memory.py")

@@ -19,8 +19,9 @@ from cases_piecewise import CASES as PIECEWISE_CASES
 from cases_smooth import CASES as SMOOTH_CASES
 
 import tinygrad_act as ta
-from tinygrad_act import cuda, executors
+from tinygrad_act import executors
 from tinygrad_act.activations import ACTIVATIONS, POLICIES
+from tinygrad_act.executors import kernel_text, kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "activations.md").read_text()
@@ -50,16 +51,17 @@ def test_the_registry_holds_all_26_and_the_namespace_is_read_off_it():
 @names
 def test_its_kernel_file_holds_what_it_runs(name, monkeypatch):
     a = ACTIVATIONS[name]
-    path = cuda.kernel_dir() / a.kernel_file
+    path = kernel_text.kernel_dir() / a.kernel_file
     assert path.is_file(), f"{name}: no kernels/{a.kernel_file} beside activations/{a.module}.py"
-    in_file = {s.name for s in cuda.kernel_sources().values() if s.path.name == a.kernel_file}
-    elementwise = {n for n in in_file if not cuda.kernel_source(n).rows}
+    texts = kernel_text.kernel_sources().values()
+    in_file = {s.name for s in texts if s.path.name == a.kernel_file}
+    elementwise = {n for n in in_file if not kernel_text.kernel_source(n).rows}
     unregistered = elementwise - executors.KERNELS.keys()
     assert not unregistered, f"kernels/{a.kernel_file}: no module registers {unregistered}"
 
     launched = []
-    original = executors.launch
-    monkeypatch.setattr(executors, "launch", lambda k, *arrays, **p: (
+    original = kernels.launch
+    monkeypatch.setattr(kernels, "launch", lambda k, *arrays, **p: (
         launched.append(k.name) or original(k, *arrays, **p)))
     x = np.linspace(-4, 4, 16)
     for policy in a.policies:
@@ -67,7 +69,7 @@ def test_its_kernel_file_holds_what_it_runs(name, monkeypatch):
             ta.grad(lambda x, policy=policy: ta.sum(call(name, x, save=policy)))(x)
         except ValueError:  # a policy offered only for other parameters (checked below)
             pass
-    sources = {s.name: s.path.name for s in cuda.kernel_sources().values()}
+    sources = {s.name: s.path.name for s in kernel_text.kernel_sources().values()}
     assert launched, f"{name} ran no kernel"
     for k in launched:
         assert k in sources, f"{name} runs kernel {k}, which has no CUDA text in kernels/"

@@ -41,7 +41,7 @@ BACKENDS = ["numpy", "compiled"]  # compiled: the `// rows:` kernels of kernels/
 def backend(request):
     if request.param == "compiled":
         try:
-            ta.compiled.compiler()
+            ta.executors.compiled.compiler()
         except RuntimeError as error:
             pytest.skip(str(error))
     with ta.backend(request.param):

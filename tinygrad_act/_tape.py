@@ -220,6 +220,17 @@ def _record(tape: Tape, op: Op, args: Sequence[Any],
     return tape.record(op, params, inputs, kept, y), extras
 
 
+# Backward sums the cotangents of one slot with the `add` primitive and reduces a broadcast
+# cotangent to its input's shape with `unbroadcast`: both taped ops themselves, so a backward
+# pass can be recorded for higher derivatives. primitives.py, which builds on this module, hands
+# them over when it is imported (`use_primitives`), so this module imports nothing above it.
+_primitives: dict[str, Callable[..., Any]] = {}
+
+
+def use_primitives(add: Callable[..., Any], unbroadcast: Callable[..., Any]) -> None:
+    _primitives.update(add=add, unbroadcast=unbroadcast)
+
+
 class Tape:
     """The ops recorded while tracing one function, in order, with what each keeps."""
 
@@ -262,8 +273,7 @@ class Tape:
         the kept arrays are tracers of an outer tape, this backward pass is itself recorded
         there. With `release`, each record drops what it kept as soon as it has been used.
         """
-        from .primitives import add, unbroadcast
-
+        add, unbroadcast = _primitives["add"], _primitives["unbroadcast"]
         cotangents = dict(seeds)
         for record in reversed(self.records):
             g = cotangents.pop(record.out_slot, None)  # None: the output does not reach the result

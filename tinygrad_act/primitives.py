@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import dtype_of, result_dtype, shape_of
-from ._tape import Op, Tracer, raw
+from ._tape import Op, Tracer, raw, use_primitives
 
 # -- one input, elementwise ---------------------------------------------------------------------
 
@@ -269,6 +269,9 @@ def unbroadcast(g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     if dtype is not None and dtype_of(g) != dtype:
         g = _astype(g, dtype=dtype)
     return g
+
+
+use_primitives(add, unbroadcast)
 
 
 # -- operators on traced values -----------------------------------------------------------------

@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import compiled
 from .._arrays import FLOAT_DTYPES, foreign_array_error, is_cupy_array, shape_of
 from .._tape import Op, Tracer
-from ..executors import current_backend, kernel
+from ..executors import compiled, current_backend, kernel
 from ..primitives import astype, exp, reshape, sum
 from ._policy import (
     check_param,

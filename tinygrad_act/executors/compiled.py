@@ -48,8 +48,8 @@ try:
 except ImportError:  # Windows: no flock (nor a .so to build); the "numpy" backend still runs
     fcntl = None
 
-from .cuda import Call, KernelSource, kernel_source, kernel_sources, prepare
-from .executors import MASK, Kernel, row_blocks
+from .kernel_text import Call, KernelSource, kernel_source, kernel_sources, prepare
+from .kernels import EXECUTORS, MASK, Kernel, num_threads, row_blocks, set_num_threads  # noqa: F401
 
 FLAGS = ("-std=c++17", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math",
          "-ffp-contract=off", "-fopenmp", "-D__FAST_MATH__", "-fPIC", "-shared", "-pthread",
@@ -127,26 +127,7 @@ template <class X> struct ta_strided {
 
 BLOCK = 1 << 20  # elements per call where inputs are broadcast a block at a time (each call
 # wakes the threads: under load that waits for a time slice, so blocks stay large)
-_threads: int | None = None
 _flush = contextvars.ContextVar("tinygrad_act_flush_subnormals", default=False)
-
-
-def set_num_threads(count: int | None) -> None:
-    """Threads per kernel call; None: $TINYGRAD_ACT_NUM_THREADS (as the process started),
-    else os.cpu_count()."""
-    global _threads
-    _threads = None if count is None else max(1, int(count))
-
-
-def num_threads() -> int:
-    return _threads if _threads is not None else _default_threads()
-
-
-@functools.cache
-def _default_threads() -> int:
-    """$TINYGRAD_ACT_NUM_THREADS, else os.cpu_count(): read once (a system call that costs ~20
-    us in some containers, on every launch otherwise)."""
-    return int(os.environ.get("TINYGRAD_ACT_NUM_THREADS", 0)) or os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -658,3 +639,6 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
     flush = int(_flush.get() and dtype != np.float64)
     kernel_function(source, dtype)(pointers, values, rows, lengths, inner, grain, num_threads(),
                                    flush)
+
+
+EXECUTORS["compiled"] = CompiledExecutor()

@@ -1,4 +1,4 @@
-"""CUDA kernel text: the `kernels/` folder, its ElementwiseKernel form, and the CuPy executor.
+"""Kernel text: the `kernels/` folder parsed, and the launch preparation two executors share.
 
 Each kernel in `kernels/*.cu` is a body written per element on compute-typed values (see
 docs/kernels.md). `KernelSource.elementwise()` turns it into the four strings of a
@@ -7,7 +7,8 @@ executor (compiled.py) builds the very same operation text with the host C++ com
 
 `prepare()` is the launch path both executors share: it checks dtypes, broadcasts, allocates
 the outputs and lays out the arguments in ElementwiseKernel order. Only the final call differs:
-`cupy.ElementwiseKernel(...)(*args)` here, a ctypes call in compiled.py.
+`cupy.ElementwiseKernel(...)(*args)` in cupy_executor.py, a ctypes call in compiled.py. This
+module imports no executor and nothing of CUDA.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import CUPY_INSTALL_HINT, import_cupy
-from .executors import MASK, Kernel, _float_dtype
+from .kernels import MASK, Kernel, float_dtype
 
 COMMON = "common.cuh"
 _KERNEL_LINE = re.compile(r"^//\s*(kernel|rows):\s*(\w+)\s*$")
@@ -36,7 +36,7 @@ def kernel_dir() -> Path:
     package data (tinygrad_act/kernels), or the source checkout's top-level kernels/."""
     here = Path(__file__).resolve().parent
     env = os.environ.get("TINYGRAD_ACT_KERNELS")
-    candidates = [Path(env)] if env else [here / "kernels", here.parent / "kernels"]
+    candidates = [Path(env)] if env else [here.parent / "kernels", here.parent.parent / "kernels"]
     for folder in candidates:
         if (folder / COMMON).is_file():
             return folder
@@ -218,7 +218,7 @@ def prepare(k: Kernel, xp: Any, arrays: tuple[Any, ...], params: dict[str, float
                         f"{source.inputs} {source.params} -> {source.outputs}, the reference "
                         f"{k.inputs} {k.params} -> {k.outputs}")
     arrays = tuple([xp.asarray(a) for a in arrays])
-    dtype = _float_dtype(k, arrays)
+    dtype = float_dtype(k, arrays)
     shapes = [a.shape for n, a in zip(k.inputs, arrays) if n != MASK]
     shape = shapes[0]
     if shapes.count(shape) != len(shapes):  # skipped where all are one shape (~2 us)
@@ -241,81 +241,3 @@ def prepare(k: Kernel, xp: Any, arrays: tuple[Any, ...], params: dict[str, float
                     for name in k.outputs)
     outputs = [r if name == MASK else r.reshape(-1) for name, r in zip(k.outputs, results)]
     return Call(source, dtype, inputs, [*scalars, np.int64(n)], outputs, nbytes, results, shape)
-
-
-# -- CuPy ----------------------------------------------------------------------------------------
-
-
-class CupyExecutor:
-    """CuPy arrays: every kernel is a cupy.ElementwiseKernel, built on first use and cached
-    (CuPy compiles it per dtype with NVRTC and keeps the binary in ~/.cupy/kernel_cache)."""
-
-    name = "cupy"
-
-    def check(self) -> None:
-        cupy = import_cupy()
-        try:
-            count = cupy.cuda.runtime.getDeviceCount()
-        except Exception as error:  # CUDARuntimeError without a driver
-            raise RuntimeError(f"CuPy cannot reach a CUDA device ({error}); {CUPY_INSTALL_HINT}, "
-                               "on a machine with an NVIDIA GPU and driver") from error
-        if count == 0:
-            raise RuntimeError(f"no CUDA device found; {CUPY_INSTALL_HINT}")
-
-    def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
-        call = prepare(k, import_cupy(), arrays, params)
-        elementwise_kernel(call.source)(*call.args)
-        return call.result()
-
-
-@functools.cache
-def elementwise_kernel(source: KernelSource) -> Any:
-    """The cupy.ElementwiseKernel of a kernel (compiled lazily by CuPy, per dtype)."""
-    cupy = import_cupy()
-    in_params, out_params, operation = source.elementwise()
-    return cupy.ElementwiseKernel(in_params, out_params, operation, source.name,
-                                  preamble=source.preamble)
-
-
-# -- device compilation without a device (tests, docs/kernels.md) --------------------------------
-
-DEVICE_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
-
-
-def device_code(source: KernelSource, dtype: Any) -> str:
-    """The exact CUDA translation unit CuPy 14.2 compiles for this kernel and dtype (1-D
-    contiguous arrays), built with CuPy's own (private) code generator; needs no GPU."""
-    from cupy._core import _carray, _kernel, _scalar, core  # pinned: cupy==14.2.0
-
-    cupy = import_cupy()
-    kern = elementwise_kernel(source)
-    params = kern.params[:-1]  # the last one is CuPy's CIndexer
-
-    def array_type(p):  # None for a scalar parameter
-        if p.name in (f"in_{MASK}", f"out_{MASK}"):
-            return np.uint8
-        return np.dtype(dtype).type if p.name.startswith(("in_", "out_")) else None
-
-    types = tuple(array_type(p) for p in params)
-    _, _, type_map = kern._decide_params_type(types[:kern.nin], types[kern.nin:])
-    arginfo = _kernel._ArgInfo
-    infos = [arginfo(1, cupy.ndarray, t, 1, True, True) if t is not None
-             else arginfo(3, _scalar.CScalar, np.dtype(p.dtype).type, 0, True, True)
-             for p, t in zip(params, types)]
-    infos.append(arginfo(2, _carray.Indexer, None, 1, True, True))
-    code = _kernel._get_elementwise_kernel_code(tuple(infos), type_map, kern.params,
-                                                kern.operation, kern.name, kern.preamble)
-    headers = "".join(f"#include <{h}>\n" for h in core._cupy_header_list)
-    return headers + code
-
-
-def compile_for_device(source: KernelSource, dtype: Any, arch: str = "sm_90") -> bytes:
-    """Compile `device_code` with NVRTC for `arch`, with CuPy's options; returns the cubin."""
-    from cupy._core import core
-    from cupy.cuda import compiler
-
-    options = core.assemble_cupy_compiler_options(()) + ("-ftz=true", f"-arch={arch}")
-    program = compiler._NVRTCProgram(device_code(source, dtype), name=f"{source.name}.cu",
-                                     method="cubin")
-    cubin, _ = program.compile(options)
-    return cubin

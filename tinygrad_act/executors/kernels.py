@@ -1,0 +1,168 @@
+"""The bottom of the executors: kernels and their registry, the backend choice, and launch.
+
+A kernel is named and has a signature: array inputs, scalar parameters and array outputs. Its
+NumPy reference is the Python function registered with `@kernel`, which becomes the `Kernel`
+object (calling it launches it); its CUDA text lives in the top-level `kernels/` folder and is
+the same kernel for the CuPy and the compiled CPU executors. Every activation reaches its
+arithmetic through `launch`, whatever the arrays are, so the dispatch from activation call to
+kernel is one code path; only the final launch differs. Each executor module registers itself
+in EXECUTORS when imported (executors/__init__.py imports them all); this module imports none.
+
+Conventions the kernels share:
+- an input or output named `mask` is a bit-packed uint8 array: bit i of byte k is element
+  8k+i (NumPy's `packbits(..., bitorder="little")`), holding ceil(n/8) bytes for n elements;
+- every other array is a float array of one dtype T (float16, float32 or float64); float16 is
+  computed in float32 and rounded once at the end;
+- scalar parameters are Python floats, used in the compute type (float32 for float16 and
+  float32 arrays, float64 for float64), as NumPy does with a Python float.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._arrays import FLOAT_DTYPES, array_namespace, is_cupy_array
+
+MASK = "mask"
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel: its name (its `// kernel:` block in kernels/*.cu), signature and NumPy
+    reference. Calling it launches it on the executor its arrays and the backend pick."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    params: tuple[str, ...]
+    reference: Callable[..., Any]
+
+    def __call__(self, *arrays: Any, **params: Any) -> Any:
+        return launch(self, *arrays, **params)
+
+
+KERNELS: dict[str, Kernel] = {}
+
+
+def kernel(name: str, inputs: str, outputs: str, params: str = "") -> Callable[..., Kernel]:
+    """Register a kernel by its NumPy reference(*inputs, **params) -> output(s); the decorated
+    name becomes the Kernel (a reference that needs another calls its `.reference`)."""
+
+    def register(reference: Callable) -> Kernel:
+        if name in KERNELS:
+            raise ValueError(f"kernel {name} is defined twice")
+        KERNELS[name] = Kernel(name, tuple(inputs.split()), tuple(outputs.split()),
+                               tuple(params.split()), reference)
+        return KERNELS[name]
+
+    return register
+
+
+EXECUTORS: dict[str, Any] = {}  # name -> executor, filled by the executor modules
+_backend = contextvars.ContextVar("tinygrad_act_backend", default="numpy")
+
+
+@contextlib.contextmanager
+def backend(name: str) -> Iterator[None]:
+    """Choose the executor for NumPy inputs inside the block: "numpy" or "compiled"."""
+    if name not in ("numpy", "compiled"):
+        raise ValueError(f"unknown backend {name!r}: choose 'numpy' or 'compiled'")
+    executor_for_name(name).check()  # fails early with a clear error if it cannot run here
+    token = _backend.set(name)
+    try:
+        yield
+    finally:
+        _backend.reset(token)
+
+
+def current_backend() -> str:
+    return _backend.get()
+
+
+def executor_for_name(name: str) -> Any:
+    if name not in EXECUTORS:
+        raise RuntimeError(f"the {name!r} executor is not available in this build")
+    return EXECUTORS[name]
+
+
+def launch(k: Kernel | str, *arrays: Any, **params: Any) -> Any:
+    """Run kernel k (or the kernel of that name) on raw arrays with the executor their array
+    type and the backend pick."""
+    if isinstance(k, str):
+        k = KERNELS[k]
+    name = k.name
+    if len(arrays) != len(k.inputs) or len(params) != len(k.params) or any(
+            p not in params for p in k.params):
+        raise TypeError(f"kernel {name} takes inputs {k.inputs} and parameters {k.params}")
+    xp = array_namespace(*arrays)
+    executor = executor_for_name("cupy" if xp is not np else _backend.get())
+    return executor.launch(k, arrays, {p: float(v) for p, v in params.items()})
+
+
+def float_dtype(k: Kernel, arrays: tuple[Any, ...]) -> np.dtype:
+    floats = arrays if MASK not in k.inputs else [a for n, a in zip(k.inputs, arrays)
+                                                  if n != MASK]
+    dtype = floats[0].dtype
+    if dtype not in FLOAT_DTYPES or any(a.dtype != dtype for a in floats):
+        raise TypeError(f"kernel {k.name} needs float16, float32 or float64 arrays of one dtype, "
+                        f"got {sorted({str(a.dtype) for a in floats})}")
+    return dtype
+
+
+def pack_mask(condition: Any) -> Any:
+    """One bit per element, little-endian within each byte (works for NumPy and CuPy)."""
+    xp = np if not is_cupy_array(condition) else array_namespace(condition)
+    return xp.packbits(condition.ravel(), bitorder="little")
+
+
+def unpack_mask(mask: Any, shape: tuple[int, ...]) -> Any:
+    """The bits of a packed mask as a bool array of `shape`."""
+    n = math.prod(shape)
+    if not is_cupy_array(mask):  # one pass, no copy: a 0/1 uint8 array viewed as bool
+        return np.unpackbits(mask, count=n, bitorder="little").view(bool).reshape(shape)
+    xp = array_namespace(mask)
+    return xp.unpackbits(mask, bitorder="little")[:n].reshape(shape).astype(bool)
+
+
+def row_blocks(shape: tuple[int, ...], block: int) -> Iterator[tuple[slice, slice]]:
+    """Blocks of about `block` elements of an array of `shape` (C order), along its first axis:
+    (the block's rows, the bytes of its packed mask). Each block but the last holds a multiple
+    of 8 elements, so its mask bytes are whole bytes of the array's mask."""
+    row = math.prod(shape[1:])
+    step = 8 // math.gcd(row, 8)
+    rows = max(step, block // row // step * step)
+    for start in range(0, shape[0], rows):
+        stop = min(shape[0], start + rows)
+        yield slice(start, stop), slice(start * row // 8, -(-stop * row // 8))
+
+
+# -- threads: each kernel call of the CPU executors (NumPy's blocks, compiled loops) --------
+
+_threads: int | None = None
+
+
+def set_num_threads(count: int | None) -> None:
+    """Threads per kernel call; None: $TINYGRAD_ACT_NUM_THREADS (as the process started),
+    else os.cpu_count()."""
+    global _threads
+    _threads = None if count is None else max(1, int(count))
+
+
+def num_threads() -> int:
+    return _threads if _threads is not None else _default_threads()
+
+
+@functools.cache
+def _default_threads() -> int:
+    """$TINYGRAD_ACT_NUM_THREADS, else os.cpu_count(): read once (a system call that costs ~20
+    us in some containers, on every launch otherwise)."""
+    return int(os.environ.get("TINYGRAD_ACT_NUM_THREADS", 0)) or os.cpu_count() or 1

@@ -84,7 +84,7 @@ def exactness() -> None:
 def ours(rounds: int) -> None:
     """NumPy's float32 log1p and expm1 against the NumPy path's own float32 passes and against
     NumPy's float64 function rounded to float32."""
-    print("\n## float32 log1p and expm1: NumPy's, the NumPy path's own (activations/smooth.py), "
+    print("\n## float32 log1p and expm1: NumPy's, the NumPy path's own (activations/_numerics.py), "
           "in float64\n")
     print("| function | inputs | NumPy ns/element | NumPy max ulp | ours | ns/element | "
           "max ulp | float64 ns/element | float64 max ulp |\n|---|---|---|---|---|---|---|---|---|")

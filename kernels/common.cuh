@@ -1,6 +1,6 @@
 // Shared preamble of every kernel: included once per kernel (CuPy) or per dtype (host build),
 // after `typedef ... T;` for the array dtype. Keep it free of #include lines: CuPy's headers
-// (device) and the host prelude in tinygrad_act/compiled.py (host) provide math functions.
+// (device) and the host prelude in tinygrad_act/executors/compiled.py (host) provide math functions.
 
 // C is the compute type: float for float16 and float32 arrays, double for float64 arrays.
 template <typename X> struct ta_compute { typedef X type; };
@@ -26,7 +26,7 @@ __device__ __forceinline__ C ta_minimum(C a, C b) {
 }
 
 // sigmoid(x) and sigmoid(-x), each within about an ulp in both tails: with e = exp(-|x|) <= 1,
-// the smaller is e / (1 + e), the larger 1 - e / (1 + e) (smooth.py: _sigmoid_pair).
+// the smaller is e / (1 + e), the larger 1 - e / (1 + e) (activations/_numerics.py: sigmoid_pair).
 __device__ __forceinline__ void ta_sigmoid_pair(C x, C& s, C& s_neg) {
     const C e = exp(-fabs(x));
     const C small = e / (1 + e), large = 1 - small;
@@ -35,17 +35,17 @@ __device__ __forceinline__ void ta_sigmoid_pair(C x, C& s, C& s_neg) {
 }
 
 // tanh(x); for |x| >= 0.55 as 1 - 2e / (1 + e), e = exp(-2|x|), nearly correctly rounded
-// (smooth.py: _tanh).
+// (activations/_numerics.py: tanh).
 __device__ __forceinline__ C ta_tanh(C x) {
     const C e = exp(-2 * fabs(x));
     return fabs(x) < C(0.55) ? tanh(x) : copysign(1 - 2 * e / (1 + e), x);
 }
 
 // value, but NaN where x is +-inf (inf - inf): PyTorch's derivative there is inf * 0 or inf / inf
-// (smooth.py: _nan_at_infinity).
+// (activations/_numerics.py: nan_at_infinity).
 __device__ __forceinline__ C ta_nan_at_infinity(C x, C value) { return isinf(x) ? x - x : value; }
 
-// Horner: c0 + z (c1 + z (c2 + ...)), each coefficient rounded to C (smooth.py: _poly).
+// Horner: c0 + z (c1 + z (c2 + ...)), each coefficient rounded to C (activations/_numerics.py: poly).
 __device__ __forceinline__ C ta_horner(C, double c) { return C(c); }
 template <class... Rest>
 __device__ __forceinline__ C ta_horner(C z, double c, Rest... rest) {

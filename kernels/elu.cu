@@ -1,7 +1,7 @@
 // elu, celu, selu: y = x for x > 0, c (exp(x / a) - 1) for x <= 0.
-// Mirrors tinygrad_act/activations/smooth.py: x > 0 is false at NaN, so NaN takes the exp branch.
+// Mirrors tinygrad_act/activations/elu.py: x > 0 is false at NaN, so NaN takes the exp branch.
 
-// exp(x / alpha) to about an ulp (smooth.py: _exp_quotient): q = x / alpha is off by r / alpha,
+// exp(x / alpha) to about an ulp (activations/_numerics.py: exp_quotient): q = x / alpha is off by r / alpha,
 // r = x - q alpha exactly (one fma), so exp(x / alpha) = exp(q) (1 + r / alpha); beyond
 // |q| = 1000 exp(q) is 0 or inf and the correction is dropped.
 __device__ __forceinline__ C ta_exp_quotient(C x, C alpha) {
@@ -11,11 +11,42 @@ __device__ __forceinline__ C ta_exp_quotient(C x, C alpha) {
     return isinf(e) ? e : e + e * correction;
 }
 
+// The forward's branches: c expm1(x / alpha) for x <= 0 (c = alpha for elu and celu, scale alpha
+// for selu; alpha = 1: expm1(x)), and selu's scale x for x > 0. The output policies compute
+// dy/dx = y + c (celu: (y + alpha) / alpha), which cancels in the left tail: y's rounding error,
+// relative to y + c, is all the precision that dy/dx has there, so y should be as exact as it
+// can be. On the GPU: float arithmetic (CUDA's expm1f, 1 ulp).
+template <class R> struct ta_elu {
+    __device__ static __forceinline__ R negative(R x, R c, R alpha) { return c * expm1(x / alpha); }
+    __device__ static __forceinline__ R negative(R x, R c) { return c * expm1(x); }
+    __device__ static __forceinline__ R scaled(R x, R scale) { return scale * x; }
+};
+
+#if !defined(__CUDA_ARCH__)
+// float16 and float32 on the host (compiled.py): in float, glibc's vector expm1f (1.3 ulp) times
+// the constant rounded to float, rounded again, left y up to 1.3 ulp off (elu) and 2.3 ulp
+// (selu), and the output policies' derivatives that much off in the tail (2% of selu's second
+// derivative near x = -11.6). Here the branch is computed in double and rounded once to float:
+// correctly rounded but for rare double roundings (every float32 in [-20, 0] checked against
+// float64), as the NumPy reference's elu.
+template <> struct ta_elu<float> {
+    __device__ static __forceinline__ float negative(float x, double c, double alpha) {
+        return float(c * expm1(double(x) / alpha));
+    }
+    __device__ static __forceinline__ float negative(float x, double c) {
+        return float(c * expm1(double(x)));
+    }
+    __device__ static __forceinline__ float scaled(float x, double scale) {
+        return float(scale * double(x));
+    }
+};
+#endif
+
 // kernel: elu_forward
 // in: T x
 // out: T y
 // params: C alpha
-y = x > 0 ? x : alpha * expm1(x);
+y = x > 0 ? x : ta_elu<C>::negative(x, alpha);
 
 // kernel: elu_backward_input
 // in: T g, T x
@@ -35,7 +66,7 @@ dx = y > 0 ? g : g * (y + alpha);
 // in: T x
 // out: T y
 // params: C alpha
-y = x > 0 ? x : alpha * expm1(x / alpha);
+y = x > 0 ? x : ta_elu<C>::negative(x, alpha, alpha);
 
 // kernel: celu_backward_input
 // in: T g, T x
@@ -55,7 +86,7 @@ dx = y > 0 ? g : g * ((y + alpha) / alpha);
 // in: T x
 // out: T y
 // scale = 1.0507009873554805, scale alpha = 1.7580993408473766 (PyTorch's constants)
-y = x > 0 ? C(1.0507009873554805) * x : C(1.7580993408473766) * expm1(x);
+y = x > 0 ? ta_elu<C>::scaled(x, 1.0507009873554805) : ta_elu<C>::negative(x, 1.7580993408473766);
 
 // kernel: selu_backward_input
 // in: T g, T x

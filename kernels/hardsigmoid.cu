@@ -1,4 +1,4 @@
-// hardsigmoid: y = min(max(x + 3, 0), 6) / 6. Mirrors activations/piecewise.py.
+// hardsigmoid: y = min(max(x + 3, 0), 6) / 6. Mirrors activations/hardsigmoid.py.
 // PyTorch's slope is the float32 constant 1.0f / 6.0f in every dtype.
 #define TA_HARDSIGMOID_SLOPE C(0.1666666716337204)
 

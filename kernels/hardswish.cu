@@ -1,4 +1,4 @@
-// hardswish: y = x min(max(x + 3, 0), 6) / 6. Mirrors activations/piecewise.py.
+// hardswish: y = x min(max(x + 3, 0), 6) / 6. Mirrors activations/hardswish.py.
 
 // kernel: hardswish_forward
 // in: T x

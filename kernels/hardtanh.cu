@@ -1,4 +1,4 @@
-// hardtanh (and relu6): y = min(max(x, min_val), max_val). Mirrors activations/piecewise.py.
+// hardtanh (and relu6): y = min(max(x, min_val), max_val). Mirrors activations/hardtanh.py.
 // The gradient passes strictly inside (min_val, max_val); NaN gets none.
 
 // kernel: hardtanh_forward

@@ -1,5 +1,5 @@
 // leaky_relu: y = x where x > 0, else negative_slope x (NaN takes the negative slope, as
-// PyTorch). Mirrors activations/piecewise.py.
+// PyTorch). Mirrors activations/leaky_relu.py.
 
 // kernel: leaky_relu_forward
 // in: T x

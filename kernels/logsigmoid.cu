@@ -1,5 +1,5 @@
 // logsigmoid: y = log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)).
-// Mirrors tinygrad_act/activations/smooth.py.
+// Mirrors tinygrad_act/activations/logsigmoid.py.
 
 // kernel: logsigmoid_forward
 // in: T x

@@ -1,4 +1,4 @@
-// prelu: y = x where x > 0, else weight x (weight broadcasts). Mirrors activations/piecewise.py.
+// prelu: y = x where x > 0, else weight x (weight broadcasts). Mirrors activations/prelu.py.
 
 // kernel: prelu_forward
 // in: T x, T weight

@@ -1,4 +1,4 @@
-// relu: y = max(x, 0). Mirrors tinygrad_act/activations/piecewise.py: NaN stays NaN in y and
+// relu: y = max(x, 0). Mirrors tinygrad_act/activations/relu.py: NaN stays NaN in y and
 // passes the gradient (x <= 0 is false for NaN), as in PyTorch.
 
 // kernel: relu_forward

@@ -1,5 +1,5 @@
 // rrelu in training: y = x where x > 0 (or NaN), else slopes x with one drawn slope per
-// element. Mirrors activations/piecewise.py.
+// element. Mirrors activations/rrelu.py.
 
 // kernel: rrelu_train_forward
 // in: T x, T slopes

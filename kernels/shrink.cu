@@ -1,4 +1,4 @@
-// softshrink and hardshrink. Mirrors activations/piecewise.py. The gradient passes where
+// softshrink and hardshrink. Mirrors activations/shrink.py. The gradient passes where
 // |x| > lambd (not at +-lambd, not at NaN).
 #define TA_OUTSIDE(v) ((v) < -lambd || (v) > lambd)
 

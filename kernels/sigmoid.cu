@@ -1,4 +1,4 @@
-// sigmoid: y = 1 / (1 + exp(-x)). Mirrors tinygrad_act/activations/smooth.py.
+// sigmoid: y = 1 / (1 + exp(-x)). Mirrors tinygrad_act/activations/sigmoid.py.
 
 // kernel: sigmoid_forward
 // in: T x

@@ -1,5 +1,5 @@
 // softplus: y = log1p(exp(beta x)) / beta, y = x where beta x > threshold.
-// Mirrors tinygrad_act/activations/smooth.py.
+// Mirrors tinygrad_act/activations/softplus.py.
 
 // kernel: softplus_forward
 // in: T x

@@ -1,4 +1,4 @@
-// softsign: y = x / (1 + |x|). Mirrors tinygrad_act/activations/smooth.py.
+// softsign: y = x / (1 + |x|). Mirrors tinygrad_act/activations/softsign.py.
 
 // kernel: softsign_forward
 // in: T x

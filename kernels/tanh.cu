@@ -1,7 +1,7 @@
-// tanh: y = tanh(x). Mirrors tinygrad_act/activations/smooth.py.
+// tanh: y = tanh(x). Mirrors tinygrad_act/activations/tanh.py.
 
 // 1 - tanh(x)^2 = 4e / (1 + e)^2 with e = exp(-2|x|): no cancellation in the tails
-// (smooth.py: _sech2).
+// (activations/_numerics.py: sech2).
 __device__ __forceinline__ C ta_sech2(C x) {
     const C e = exp(-2 * fabs(x));
     return 4 * e / ((1 + e) * (1 + e));

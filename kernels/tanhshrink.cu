@@ -1,4 +1,4 @@
-// tanhshrink: y = x - tanh(x). Mirrors tinygrad_act/activations/smooth.py.
+// tanhshrink: y = x - tanh(x). Mirrors tinygrad_act/activations/tanhshrink.py.
 
 // kernel: tanhshrink_forward
 // in: T x

@@ -1,5 +1,5 @@
 // threshold: y = x where x > threshold, else value; NaN passes (value and gradient), as
-// PyTorch. Mirrors activations/piecewise.py.
+// PyTorch. Mirrors activations/threshold.py.
 
 // kernel: threshold_forward
 // in: T x

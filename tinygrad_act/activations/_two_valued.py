@@ -63,7 +63,7 @@ def two_valued_ops(op_name: str, family: TwoValued) -> dict[str, Op]:
 
 
 def compute_dtype(dtype: Any) -> Any:
-    """The dtype kernels compute in: float16 is computed in float32 (see executors.py)."""
+    """The dtype kernels compute in: float16 is computed in float32 (see executors/kernels.py)."""
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 

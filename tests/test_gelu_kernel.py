@@ -1,7 +1,8 @@
 """kernels/gelu.cu beyond tests/test_kernels.py: the host's float path (Phi in double from one
 rational approximation and an inlined exp, rounded once), and the NumPy path's float32 twin of
-it (smooth._gelu_float32_forward/backward), against mpmath and, at the edges, each other; the
-GPU's float path (activations/_numerics.py's fdlibm formulas in float, which neither host path runs) built on
+it (activations/gelu.py: _gelu_float32_forward/backward), against mpmath and, at the edges, each
+other; the GPU's float path (activations/_numerics.py's fdlibm formulas in float, which neither
+host path runs) built on
 the host; the derivative's shared exp(-hi) (2 exps where the reference has 4) against the
 reference's accuracy."""
 

@@ -3,8 +3,8 @@ kernels/common.cuh (each function here mirrors a device function there or in a k
 
 Each takes arrays of the compute dtype (float32 or float64; inputs of one shape, or 0-d ones,
 which NumPy turns into scalars) and is a plain elementwise formula. They run a block at a
-time (executors/numpy_executor.py), so what costs is passes over a block, not memory: `where` replaces
-np.where (whose branch per element costs more than an exp where the condition varies) and a
+time (executors/numpy_executor.py), so what costs is passes over a block, not memory: `where`
+replaces np.where (whose branch per element costs more than an exp where the condition varies) and a
 costly branch is evaluated on its own elements only (`apply_where`); neither changes a
 result. Below SMALL elements (the tape's scalars) plain NumPy calls are cheaper, and used.
 """

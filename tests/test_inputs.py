@@ -192,3 +192,55 @@ def test_second_derivatives_of_the_elu_family_are_unchanged_off_nan(x):
             assert second > 0 or second == 0.0  # (it underflows in the far tail)
         else:
             assert second == 0.0
+
+
+# -- parameters: numbers, policies, generators; cotangents ------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda x: ta.softplus(x, beta="2"), lambda x: ta.softplus(x, 1.0, None),
+    lambda x: ta.softplus(x, beta=np.array([1.0, 2.0])), lambda x: ta.hardshrink(x, lambd="1"),
+    lambda x: ta.leaky_relu(x, "0.1"), lambda x: ta.threshold(x, "a", 1.0),
+    lambda x: ta.hardtanh(x, max_val=[1.0]), lambda x: ta.elu(x, alpha=True)],
+    ids=["beta-str", "threshold-None", "beta-array", "lambd-str", "slope-str", "threshold-str",
+         "max_val-list", "alpha-bool"])
+def test_a_parameter_that_is_not_a_number_is_a_type_error(call):
+    with pytest.raises(TypeError, match="must be a real number"):
+        call(np.ones(4, np.float32))
+
+
+@pytest.mark.parametrize("call", [lambda x: ta.softplus(x, beta=float("nan")),
+                                  lambda x: ta.hardtanh(x, min_val=float("nan")),
+                                  lambda x: ta.rrelu(x, upper=float("nan"))])
+def test_a_nan_parameter_is_refused(call):
+    with pytest.raises(ValueError, match="nan is invalid"):
+        call(np.ones(4, np.float32))
+
+
+def test_numbers_of_numpy_types_are_parameters_too():
+    x = np.linspace(-2, 2, 5)
+    np.testing.assert_array_equal(ta.softplus(x, beta=np.float32(2), threshold=np.int64(20)),
+                                  ta.softplus(x, beta=2.0, threshold=20.0))
+
+
+def test_an_unknown_save_policy_says_so():
+    with pytest.raises(ValueError, match="unknown save policy 'bogus'"):
+        ta.relu(np.ones(3), save="bogus")
+
+
+def test_rrelu_takes_a_seed_or_a_generator_and_refuses_anything_else():
+    x = np.linspace(-2, 2, 9)
+    seeded = ta.rrelu(x, training=True, rng=7)
+    np.testing.assert_array_equal(seeded, ta.rrelu(x, training=True,
+                                                   rng=np.random.default_rng(7)))
+    for bad in ("7", 1.5, True):
+        with pytest.raises(TypeError, match="rng must be"):
+            ta.rrelu(x, training=True, rng=bad)
+
+
+def test_a_cotangent_of_another_dtype_is_refused_by_name():
+    y, pullback = ta.vjp(ta.tanh, np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="has dtype float64, the output has dtype float32"):
+        pullback(np.ones(3))
+    assert pullback(np.ones(3, np.float32))[0].dtype == np.float32
+    _, pullback0 = ta.vjp(lambda x: ta.sum(ta.tanh(x)), np.ones(3, np.float32))
+    assert pullback0(1.0)[0].dtype == np.float32  # a Python number takes the output's dtype

@@ -191,16 +191,16 @@ def test_each_activation_is_one_op_on_the_tape(name):
 @pytest.mark.parametrize(("call", "message"), [
     (lambda x: activations.gelu(x, approximate="foo"), "approximate"),
     (lambda x: activations.celu(x, alpha=0.0), "nonzero"),
-    (lambda x: activations.celu(x, alpha=float("nan")), "finite"),
+    (lambda x: activations.celu(x, alpha=float("nan")), "nan is invalid"),
     (lambda x: activations.elu(x, alpha=float("inf")), "finite"),
-    (lambda x: activations.elu(x, alpha="1"), "finite"),
+    (lambda x: activations.elu(x, alpha="1"), "must be a real number"),
     (lambda x: activations.mish(x, save="output"), "supports"),
     (lambda x: activations.softsign(x, save="output"), "supports"),
     (lambda x: activations.elu(x, alpha=-0.5, save="output"), "supports"),
     (lambda x: activations.sigmoid(x, save="mask"), "supports"),
 ])
 def test_bad_parameters_are_clear_errors(call, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         call(np.linspace(-1, 1, 4))
 
 

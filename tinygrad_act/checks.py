@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import is_cupy_array
+from ._arrays import dtype_of, is_cupy_array
 from ._tape import raw
-from .primitives import concatenate, reshape
+from .primitives import astype, concatenate, reshape
 from .transforms import jacobian, vjp
 
 
@@ -80,6 +80,9 @@ def gradgradcheck(f: Callable, *inputs: Any, grad_outputs: Any = None, eps: floa
 
     def first_derivative(*args: Any) -> tuple[Any, ...]:
         *primals, cotangent = args
-        return vjp(_flat_output(f), *primals)[1](cotangent)
+        y, pullback = vjp(_flat_output(f), *primals)
+        dtype = dtype_of(raw(y))  # v is float64; an output of another dtype takes it cast
+        return pullback(cotangent if dtype in (None, dtype_of(raw(cotangent)))
+                        else astype(cotangent, dtype))
 
     return gradcheck(first_derivative, *xs, v, eps=eps, atol=atol, rtol=rtol)

@@ -130,10 +130,26 @@ def _cotangent_leaves(cotangent: Any, out: Any) -> list[Any]:
             raise ValueError(f"cotangent{path} has shape {shape_of(c)}, "
                              f"the output{path} has shape {shape_of(y)}")
         else:
-            leaves.append(c)
+            leaves.append(_cotangent_like(c, y, path))
 
     walk(cotangent, out, "")
     return leaves
+
+
+def _cotangent_like(c: Any, y: Any, path: str) -> Any:
+    """A cotangent leaf with its output's dtype: a Python number is converted to it; an array
+    of another dtype is an error (as in JAX), since the backward kernels take one dtype."""
+    want = dtype_of(raw(y))
+    if isinstance(c, int | float) and not isinstance(c, bool):
+        return c if want is None else array_namespace(raw(y)).asarray(c, dtype=want)
+    error = foreign_array_error(raw(c))
+    if error is not None:
+        raise TypeError(f"cotangent{path}: {error}")
+    have = dtype_of(raw(c))
+    if want is not None and have != want:
+        raise TypeError(f"cotangent{path} has dtype {have}, the output{path} has dtype {want}: "
+                        f"give it the output's dtype (c.astype(np.{want}))")
+    return c
 
 
 def _linearize(f: Callable, args: Sequence[Any], positions: tuple[int, ...], has_aux: bool):

@@ -46,6 +46,9 @@ def choose_policy(activation: str, requested: str | None, supported: tuple[str, 
     """The policy to use: `requested` if given (it must be supported), else the context's
     default where supported, else the activation's own `default`."""
     if requested is not None:
+        if requested not in POLICIES:
+            raise ValueError(f"{activation}: unknown save policy {requested!r}: choose one of "
+                             f"{list(supported)} (or None for the default)")
         if requested not in supported:
             raise ValueError(f"{activation} cannot keep {requested!r} for backward "
                              f"with these parameters; it supports {list(supported)}")

@@ -10,6 +10,7 @@ kernel file, a test case, a docs block, an oracle), the report and the benchmark
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,23 +55,45 @@ def float_input(activation: str, input: Any) -> Any:
     return input
 
 
+def check_number(activation: str, name: str, value: Any) -> None:
+    """A scalar parameter must be a real number, not NaN: a string, an array or None is a
+    TypeError (NumPy would take '2' as 2.0 here, or fail deep inside a kernel)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{activation}: {name} must be a real number, got {value!r} "
+                        f"({type(value).__name__})")
+    if value != value:
+        raise ValueError(f"{activation}: {name}=nan is invalid; it must be a number")
+
+
+def _number_parameters(f: Callable) -> tuple[tuple[int, str], ...]:
+    """(position, name) of each parameter of f annotated `float`: its scalar parameters."""
+    return tuple((i, p.name) for i, p in enumerate(inspect.signature(f).parameters.values())
+                 if p.annotation in ("float", float))
+
+
 def activation(*, policies: tuple[str, ...], along_dim: bool = False,
                converts_input: bool = True) -> Callable:
     """Declare an activation's public function: its first argument is checked and converted by
-    `float_input` (unless it does so itself: softmax converts to its `dtype=` first), and it is
+    `float_input` (unless it does so itself: softmax converts to its `dtype=` first), its
+    parameters annotated `float` are checked to be numbers (`check_number`), and it is
     registered in ACTIVATIONS with `policies` (its default first)."""
 
     def declare(f: Callable) -> Callable:
+        name, numbers = f.__name__, _number_parameters(f)
+
         @functools.wraps(f)
         def checked(input: Any, *args: Any, **kwargs: Any) -> Any:
-            return f(float_input(f.__name__, input), *args, **kwargs)
+            for position, parameter in numbers:
+                if position <= len(args):
+                    check_number(name, parameter, args[position - 1])
+                elif parameter in kwargs:
+                    check_number(name, parameter, kwargs[parameter])
+            return f(float_input(name, input) if converts_input else input, *args, **kwargs)
 
-        checked = checked if converts_input else f
-
-        if f.__name__ in ACTIVATIONS:
-            raise ValueError(f"activation {f.__name__} is declared twice")
-        ACTIVATIONS[f.__name__] = Activation(f.__name__, checked, f.__module__.rsplit(".", 1)[-1],
-                                             tuple(policies), along_dim)
+        if name in ACTIVATIONS:
+            raise ValueError(f"activation {name} is declared twice")
+        ACTIVATIONS[name] = Activation(name, checked, f.__module__.rsplit(".", 1)[-1],
+                                       tuple(policies), along_dim)
         return checked
 
     return declare

@@ -82,12 +82,12 @@ _rrelu_train_ops = {
 
 @activation(policies=("mask", "output", "input"))
 def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
-          inplace: bool = False, *, rng: np.random.Generator | None = None,
+          inplace: bool = False, *, rng: np.random.Generator | int | None = None,
           save: str | None = None) -> Any:
     """Randomized leaky ReLU: y = x where x > 0, else a * x.
 
     Training: a is drawn per element, uniformly from [lower, upper], from `rng` (a NumPy
-    Generator; seed it for reproducible slopes; a fresh unseeded one if None). Evaluation:
+    Generator, or an int seed for one; a fresh unseeded one if None). Evaluation:
     a = (lower + upper) / 2 for every element, exactly leaky_relu(x, (lower + upper) / 2).
     dy/dx = 1 where x > 0 or x is NaN, else a; d2y/dx2 = 0. Needs lower <= upper.
 
@@ -103,5 +103,9 @@ def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: 
         policy = choose_policy("rrelu", save, _leaky_policies(slope), "mask")
         return _rrelu_eval_ops[policy](input, negative_slope=slope)
     policy = choose_policy("rrelu", save, ("mask", "input"), "mask")
-    seed = int((rng if rng is not None else np.random.default_rng()).integers(2**63))
+    if isinstance(rng, bool) or not (
+            rng is None or isinstance(rng, int | np.integer | np.random.Generator)):
+        raise TypeError(f"rrelu: rng must be a numpy.random.Generator, an int seed or None, "
+                        f"got {type(rng).__name__}")
+    seed = int(np.random.default_rng(rng).integers(2**63))
     return _rrelu_train_ops[policy](input, seed=seed, lower=lower, upper=upper)

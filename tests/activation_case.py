@@ -15,6 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from tinygrad_act.activations import ACTIVATIONS
 from tinygrad_act.torch_oracle import TorchOracle, oracle
 
 
@@ -24,11 +25,16 @@ class Case:
     # supported policies for given params and dtype, the first one being the default
     policies: Callable[[dict[str, Any], Any], tuple[str, ...]]
     params: st.SearchStrategy[dict[str, Any]] = field(default_factory=lambda: st.just({}))
-    example_params: dict[str, Any] = field(default_factory=dict)  # for the non-drawn tests
+    # for the non-drawn tests: the registry's example (@activation(example=...)) unless given
+    example_params: dict[str, Any] | None = None
     # ours(x, save=..., **params); by default tinygrad_act.<name>
     ours: Callable[..., Any] | None = None
     # points where the derivative jumps (gradcheck keeps away from them)
     kinks: Callable[[dict[str, Any]], list[float]] = lambda params: []
+
+    def __post_init__(self) -> None:
+        if self.example_params is None:
+            self.example_params = dict(ACTIVATIONS[self.name].example)
 
     @property
     def oracle(self) -> TorchOracle:

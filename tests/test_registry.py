@@ -33,11 +33,9 @@ names = pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def call(name: str, x: np.ndarray, **kwargs):
     """The activation on x with the parameters its examples use."""
     a = ACTIVATIONS[name]
-    if a.along_dim:
-        return a.function(x, dim=-1, **kwargs)
-    params = dict(CASES[name].example_params)
+    params = dict(a.example)
     if name == "prelu":
-        return a.function(x, np.full(1, params["weight"], x.dtype), **kwargs)
+        return a.function(x, np.full(1, 0.25, x.dtype), **kwargs)
     return a.function(x, **params, **kwargs)
 
 

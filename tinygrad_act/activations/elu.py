@@ -63,7 +63,8 @@ def _check_finite(activation: str, name: str, value: Any) -> None:
                 "it must be a finite number")
 
 
-@activation(policies=("input", "output"))
+@activation(policies=("input", "output"),
+            example={"alpha": 1.0})
 def elu(input: Any, alpha: float = 1.0, inplace: bool = False, *,
         save: str | None = None) -> Any:
     """ELU: y = x for x > 0, alpha (exp(x) - 1) for x <= 0.
@@ -113,7 +114,8 @@ _celu_ops = smooth_ops(
     "output": lambda gg, g, y, *, alpha: where(y < 0, gg * g / alpha, 0)})
 
 
-@activation(policies=("input", "output"))
+@activation(policies=("input", "output"),
+            example={"alpha": 0.5})
 def celu(input: Any, alpha: float = 1.0, inplace: bool = False, *,
          save: str | None = None) -> Any:
     """CELU: y = x for x > 0, alpha (exp(x / alpha) - 1) for x <= 0; alpha must be nonzero.

@@ -131,7 +131,8 @@ _gelu_ops = {"none": smooth_ops(
     {"input": gelu_tanh_backward_input}, {"input": _gelu_tanh_second})}
 
 
-@activation(policies=("input",))
+@activation(policies=("input",),
+            example={"approximate": "tanh"})
 def gelu(input: Any, *, approximate: str = "none", save: str | None = None) -> Any:
     r"""GELU: y = x Phi(x), Phi the standard normal CDF; with approximate="tanh",
     y = x (1 + tanh(u)) / 2 = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).

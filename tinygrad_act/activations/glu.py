@@ -88,7 +88,8 @@ glu_backward_op = Op("glu_backward", _glu_backward_forward,
 _glu_op = Op("glu", _glu_forward_op, [lambda g, x, *, dim: glu_backward_op(g, x, dim=dim)])
 
 
-@activation(policies=("input",), along_dim=True)
+@activation(policies=("input",), along_dim=True,
+            example={"dim": -1})
 def glu(input: Any, dim: int = -1, *, save: str | None = None) -> Any:
     """Gated linear unit: with a, b the first and second halves of x along dim,
     y = a * sigmoid(b).

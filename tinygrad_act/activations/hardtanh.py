@@ -25,7 +25,8 @@ _hardtanh_ops = two_valued_ops("hardtanh", _hardtanh_kernels)
 _relu6_ops = two_valued_ops("relu6", _hardtanh_kernels)
 
 
-@activation(policies=("mask", "output", "input"))
+@activation(policies=("mask", "output", "input"),
+            example={"min_val": -2.0, "max_val": 0.5})
 def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False, *,
              save: str | None = None) -> Any:
     """HardTanh: y = min(max(x, min_val), max_val).

@@ -27,7 +27,8 @@ def _leaky_policies(negative_slope: float) -> tuple[str, ...]:
     return ("mask", "output", "input") if negative_slope >= 0 else ("mask", "input")
 
 
-@activation(policies=("mask", "output", "input"))
+@activation(policies=("mask", "output", "input"),
+            example={"negative_slope": 0.1})
 def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False, *,
                save: str | None = None) -> Any:
     """LeakyReLU: y = x where x > 0, else negative_slope * x.

@@ -29,6 +29,7 @@ class Activation:
     module: str  # tinygrad_act.activations.<module>, beside kernels/<module>.cu
     policies: tuple[str, ...]  # every policy it can keep (some only for some parameters)
     along_dim: bool  # softmax, log_softmax and glu act along a dimension, not elementwise
+    example: dict[str, Any]  # parameters for examples (tests, docs check, report, benchmarks)
 
     @property
     def default(self) -> str:
@@ -72,11 +73,12 @@ def _number_parameters(f: Callable) -> tuple[tuple[int, str], ...]:
 
 
 def activation(*, policies: tuple[str, ...], along_dim: bool = False,
-               converts_input: bool = True) -> Callable:
+               converts_input: bool = True, example: dict[str, Any] | None = None) -> Callable:
     """Declare an activation's public function: its first argument is checked and converted by
     `float_input` (unless it does so itself: softmax converts to its `dtype=` first), its
     parameters annotated `float` are checked to be numbers (`check_number`), and it is
-    registered in ACTIVATIONS with `policies` (its default first)."""
+    registered in ACTIVATIONS with `policies` (its default first) and the parameters of its
+    `example` call."""
 
     def declare(f: Callable) -> Callable:
         name, numbers = f.__name__, _number_parameters(f)
@@ -93,7 +95,7 @@ def activation(*, policies: tuple[str, ...], along_dim: bool = False,
         if name in ACTIVATIONS:
             raise ValueError(f"activation {name} is declared twice")
         ACTIVATIONS[name] = Activation(name, checked, f.__module__.rsplit(".", 1)[-1],
-                                       tuple(policies), along_dim)
+                                       tuple(policies), along_dim, dict(example or {}))
         return checked
 
     return declare

@@ -80,7 +80,8 @@ _rrelu_train_ops = {
 }
 
 
-@activation(policies=("mask", "output", "input"))
+@activation(policies=("mask", "output", "input"),
+            example={"lower": 0.1, "upper": 0.3})
 def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           inplace: bool = False, *, rng: np.random.Generator | int | None = None,
           save: str | None = None) -> Any:

@@ -41,7 +41,8 @@ _hardshrink_kernels = two_valued(
 _hardshrink_ops = two_valued_ops("hardshrink", _hardshrink_kernels)
 
 
-@activation(policies=("mask", "input"))
+@activation(policies=("mask", "input"),
+            example={"lambd": 0.5})
 def softshrink(input: Any, lambd: float = 0.5, *, save: str | None = None) -> Any:
     """SoftShrink: y = x - lambd where x > lambd, x + lambd where x < -lambd, else 0.
 
@@ -55,7 +56,8 @@ def softshrink(input: Any, lambd: float = 0.5, *, save: str | None = None) -> An
     return _softshrink_ops[policy](input, lambd=lambd)
 
 
-@activation(policies=("mask", "output", "input"))
+@activation(policies=("mask", "output", "input"),
+            example={"lambd": 0.5})
 def hardshrink(input: Any, lambd: float = 0.5, *, save: str | None = None) -> Any:
     """HardShrink: y = 0 where -lambd <= x <= lambd, else x.
 

@@ -182,7 +182,8 @@ def _prepare(name: str, input: Any, dim: Any, dtype: Any, save: str | None):
     return input, dim
 
 
-@activation(policies=("output",), along_dim=True, converts_input=False)
+@activation(policies=("output",), along_dim=True, converts_input=False,
+            example={"dim": -1})
 def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
             save: str | None = None) -> Any:
     """Softmax along dim: y = exp(x - m) / sum(exp(x - m)), m = max(x) along dim.
@@ -199,7 +200,8 @@ def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any
     return _on_1d(lambda x: _softmax_op(x, dim=dim), input)
 
 
-@activation(policies=("output",), along_dim=True, converts_input=False)
+@activation(policies=("output",), along_dim=True, converts_input=False,
+            example={"dim": -1})
 def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
                 save: str | None = None) -> Any:
     """Log-softmax along dim: y = (x - m) - log(sum(exp(x - m))), m = max(x) along dim.

@@ -58,7 +58,8 @@ _softplus_ops = elementwise_ops("softplus", softplus_forward, {
     "input": softplus_backward_input_op, "output": softplus_backward_output_op})
 
 
-@activation(policies=("output", "input"))
+@activation(policies=("output", "input"),
+            example={"beta": 2.0, "threshold": 10.0})
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0, *,
              save: str | None = None) -> Any:
     r"""Softplus, a smooth ReLU: y = log(1 + exp(beta x)) / beta; y = x where beta x > threshold.

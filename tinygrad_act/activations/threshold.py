@@ -22,7 +22,8 @@ _threshold_kernels = two_valued(
 _threshold_ops = two_valued_ops("threshold", _threshold_kernels)
 
 
-@activation(policies=("mask", "output", "input"))
+@activation(policies=("mask", "output", "input"),
+            example={"threshold": 0.5, "value": -1.0})
 def threshold(input: Any, threshold: float, value: float, inplace: bool = False, *,
               save: str | None = None) -> Any:
     """Threshold: y = x where x > threshold, else value.

@@ -11,7 +11,7 @@ from ._tape import Op, OpInfo, SavedArray, Tape, Tracer
 from .activations import *  # noqa: F403
 from .activations import __all__ as _activation_names
 from .checks import GradcheckError, gradcheck, gradgradcheck
-from .executors import backend
+from .executors import backend, set_backend
 from .primitives import (
     abs,
     add,
@@ -52,6 +52,6 @@ __all__ = [
     "expm1", "getitem", "grad", "gradcheck", "gradgradcheck", "hessian", "jacobian", "log",
     "log1p", "matmul", "max", "maximum", "mean", "minimum", "multiply", "negative", "power",
     "reshape", "sin", "sqrt", "stack", "subtract", "sum", "swapaxes", "tape",
-    "transpose", "value_and_grad", "vjp", "where", "backend",
+    "transpose", "value_and_grad", "vjp", "where", "backend", "set_backend",
     *_activation_names,
 ]

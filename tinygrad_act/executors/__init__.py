@@ -30,11 +30,13 @@ from .kernels import (
     num_threads,
     pack_mask,
     row_blocks,
+    set_backend,
     set_num_threads,
     unpack_mask,
 )
 
 __all__ = ["EXECUTORS", "KERNELS", "MASK", "Kernel", "backend", "compiled", "current_backend",
            "cupy_executor", "executor_for_name", "float_dtype", "kernel", "launch",
-           "num_threads", "numpy_executor", "pack_mask", "row_blocks", "set_num_threads",
+           "num_threads", "numpy_executor", "pack_mask", "row_blocks", "set_backend",
+           "set_num_threads",
            "unpack_mask"]

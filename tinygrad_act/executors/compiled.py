@@ -367,6 +367,7 @@ class Library:
                     warnings.warn(f"{self.path}: damaged compiled cache entry ({damage}); "
                                   f"rebuilding it", stacklevel=2)
                 _sweep(self.path.parent)
+                _say_building(self.path)
                 self._compile(tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -414,6 +415,20 @@ class Library:
                        ctypes.c_int, ctypes.c_int]
         fn.restype = None
         return fn
+
+
+_said_building = False
+
+
+def _say_building(path: Path) -> None:
+    """One line on stderr, once a process, before the first build: a first use of the compiled
+    backend waits for the compiler (seconds a file), and should not look like a hang."""
+    global _said_building
+    if not _said_building and os.environ.get("TINYGRAD_ACT_QUIET_BUILD", "") in ("", "0"):
+        _said_building = True
+        print(f"tinygrad_act: compiling kernels for the compiled backend ({path.stem} first; "
+              f"once per kernel file, cached in {path.parent}; `tinygrad-act build` builds "
+              "them all ahead)", file=sys.stderr, flush=True)
 
 
 def _digest_path(so: Path) -> Path:

@@ -68,24 +68,44 @@ def kernel(name: str, inputs: str, outputs: str, params: str = "") -> Callable[.
 
 
 EXECUTORS: dict[str, Any] = {}  # name -> executor, filled by the executor modules
-_backend = contextvars.ContextVar("tinygrad_act_backend", default="numpy")
+BACKENDS = ("numpy", "compiled")
+BACKEND_ENV = "TINYGRAD_ACT_BACKEND"
+_backend: contextvars.ContextVar[str | None] = contextvars.ContextVar("tinygrad_act_backend",
+                                                                    default=None)
+_global_backend: list[str] = []  # set_backend's choice, else $TINYGRAD_ACT_BACKEND, else numpy
+
+
+def _checked_backend(name: str, where: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}{where}: choose 'numpy' or 'compiled'")
+    executor_for_name(name).check()  # fails early with a clear error if it cannot run here
+    return name
 
 
 @contextlib.contextmanager
 def backend(name: str) -> Iterator[None]:
     """Choose the executor for NumPy inputs inside the block: "numpy" or "compiled"."""
-    if name not in ("numpy", "compiled"):
-        raise ValueError(f"unknown backend {name!r}: choose 'numpy' or 'compiled'")
-    executor_for_name(name).check()  # fails early with a clear error if it cannot run here
-    token = _backend.set(name)
+    token = _backend.set(_checked_backend(name, ""))
     try:
         yield
     finally:
         _backend.reset(token)
 
 
+def set_backend(name: str) -> None:
+    """Choose the executor for NumPy inputs for the whole process ("numpy" or "compiled"),
+    as $TINYGRAD_ACT_BACKEND does at start; `with backend(...)` still overrides it."""
+    _global_backend[:] = [_checked_backend(name, "")]
+
+
 def current_backend() -> str:
-    return _backend.get()
+    name = _backend.get()
+    if name is not None:
+        return name
+    if not _global_backend:  # read once: the first launch of the process
+        name = os.environ.get(BACKEND_ENV, "") or "numpy"
+        _global_backend[:] = [_checked_backend(name, f" in ${BACKEND_ENV}")]
+    return _global_backend[0]
 
 
 def executor_for_name(name: str) -> Any:
@@ -104,7 +124,7 @@ def launch(k: Kernel | str, *arrays: Any, **params: Any) -> Any:
             p not in params for p in k.params):
         raise TypeError(f"kernel {name} takes inputs {k.inputs} and parameters {k.params}")
     xp = array_namespace(*arrays)
-    executor = executor_for_name("cupy" if xp is not np else _backend.get())
+    executor = executor_for_name("cupy" if xp is not np else current_backend())
     return executor.launch(k, arrays, {p: float(v) for p, v in params.items()})
 
 

@@ -13,7 +13,8 @@ and for `tinygrad-act report`. Per activation (`oracle(name)`):
 - `by_policy`: the PyTorch function that keeps what a save policy keeps, where PyTorch has one
   (elu_ keeps its output): its error in the dtype is what that policy is measured against;
 - `cancelling`: the size of the terms that cancel in a derivative, where that is the limit of
-  precision (softmax family, gelu, mish, silu, the elu family from its output; below).
+  precision (softmax family, gelu, mish, silu, hardswish, the elu family from its output;
+  below). CANCELLING and LOSSES need no PyTorch: the report uses them without it too.
 
 The check (`out_of_bounds`): an element of ours may differ from the float64 reference by
 
@@ -36,11 +37,19 @@ Such elements may be off by a few ulp of the cancelled magnitude, sum |terms| - 
   depend on the order of the sum; PyTorch's float64 result has that error too. The scale is
   max|g| n (n elements along dim) for the gradient and max|g| max|gg| n^2 for the second
   derivative; log_softmax's value (log of a sum near 1 beside a dominant element): n.
-- gelu, mish, silu (2 ulp): the gradient near its zero (x near -0.75, -1.19, -1.28):
-  Phi(x) + x phi(x), tanh(sp) + x sech^2(sp) sigmoid(x), sigmoid(x) + x sigmoid(x) sigmoid(-x),
-  times |g|;
+- gelu, mish, silu, hardswish (2 ulp): the gradient near its zero (x near -0.75, -1.19, -1.28,
+  -1.5): Phi(x) + x phi(x), tanh(sp) + x sech^2(sp) sigmoid(x), sigmoid(x) + x sigmoid(x)
+  sigmoid(-x), x / 3 + 1/2, times |g|;
 - elu, celu, selu with the "output" policy (2 ulp): the gradient from the output, y + alpha for
-  x <= 0 (celu: y / alpha + 1; selu: y + scale alpha), times |g|: y's own rounding stays in it.
+  x <= 0 (celu: y / alpha + 1; selu: y + scale alpha), times |g|: y's own rounding stays in it,
+  about ulp(c) / |y + c| relative in the left tail. The second derivative from the output is
+  the same sum times g gg (celu: over alpha), so it gets the same allowance times |g gg|
+  (celu: / |alpha|); without it a y rounded otherwise than PyTorch's elu_ rounds it failed
+  (selu's compiled float32 build, near x = -11.6).
+
+LOSSES, what is lost that is not an ulp of anything: glu follows PyTorch's formula
+s = 1 / (1 + exp(-b)), which is 0 where exp(-b) overflows the compute type (b < -88.7 in float32
+and float16): a s is lost there, under 3e-37 |a|.
 
 torch (and mpmath) are imported lazily: this module imports without them; `oracle()` needs them.
 """
@@ -72,6 +81,19 @@ def tolerance(dtype: Any, second: bool = False) -> tuple[float, float]:
     return rtol, atol_second if second else atol
 
 
+def allowed(ref: np.ndarray, dtype: Any, same: np.ndarray | None = None, *,
+            second: bool = False, extra: Any = 0.0, min_rtol: float = 0.0) -> np.ndarray:
+    """The error each element may have: atol + rtol |ref| + 2 |same - ref| + extra (see
+    out_of_bounds)."""
+    rtol, atol = tolerance(dtype, second)
+    rtol = max(rtol, min_rtol)
+    ref = np.asarray(ref, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        torch_error = (0.0 if same is None else
+                       np.where(np.isfinite(same) & np.isfinite(ref), np.abs(same - ref), 0))
+        return atol + rtol * np.abs(ref) + 2 * torch_error + extra
+
+
 def out_of_bounds(ours: Any, ref: np.ndarray, dtype: Any, same: np.ndarray | None = None, *,
                   second: bool = False, extra: Any = 0.0, checked: np.ndarray | None = None,
                   min_rtol: float = 0.0) -> np.ndarray:
@@ -81,14 +103,10 @@ def out_of_bounds(ours: Any, ref: np.ndarray, dtype: Any, same: np.ndarray | Non
     extra: added to the bound (cancelling terms, or the noise of finite differences);
     checked: only these elements are compared; min_rtol: a floor on rtol.
     """
-    rtol, atol = tolerance(dtype, second)
-    rtol = max(rtol, min_rtol)
     ours = np.asarray(ours, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
+    bound = allowed(ref, dtype, same, second=second, extra=extra, min_rtol=min_rtol)
     with np.errstate(invalid="ignore", over="ignore"):
-        torch_error = (0.0 if same is None else
-                       np.where(np.isfinite(same) & np.isfinite(ref), np.abs(same - ref), 0))
-        bound = atol + rtol * np.abs(ref) + 2 * torch_error + extra
         finite_both = np.isfinite(ours) & np.isfinite(ref)
         nan_mismatch = np.isnan(ours) != np.isnan(ref)
         # the reference rounded to dtype: a value beyond float16's range is inf there
@@ -178,13 +196,11 @@ class TorchOracle:
 
     def extra(self, x: np.ndarray, dtype: Any, g: np.ndarray, gg: np.ndarray,
               params: dict | None = None, policy: str | None = None) -> tuple[Any, Any, Any]:
-        """What the bounds of (value, gradient, second) add: ulp of the terms that cancel."""
+        """What the bounds of (value, gradient, second) add: ulp of the terms that cancel (and
+        LOSSES: see cancelling_extra)."""
         if self.cancelling is None:
             return 0.0, 0.0, 0.0
-        eps = float(np.finfo(dtype).eps)
-        scales = self.cancelling(np.asarray(x), np.asarray(g), np.asarray(gg), params or {},
-                                 policy)
-        return tuple(eps * s for s in scales)
+        return cancelling_extra(self.name, x, dtype, g, gg, params, policy, self.cancelling)
 
     def second_checked(self, x: np.ndarray, ref_second: np.ndarray) -> np.ndarray:
         """Where second derivatives are compared: x finite (and, elementwise, the reference);
@@ -258,10 +274,15 @@ def softmax_cancelling(value_too: bool) -> Callable[..., tuple[Any, Any, Any]]:
     return scales
 
 
-def gradient_terms(terms: Callable[..., list[np.ndarray] | None]
+def gradient_terms(terms: Callable[..., list[np.ndarray] | None],
+                   second: Callable[[dict], float] | None = None
                    ) -> Callable[..., tuple[Any, Any, Any]]:
     """Twice the cancelled magnitude |g| (sum |terms| - |sum of terms|) of an elementwise
-    gradient that is a sum of terms(x, params, policy) (None: nothing cancels for that policy)."""
+    gradient that is a sum of terms(x, params, policy) (None: nothing cancels for that policy).
+
+    second(params): where the second derivative is computed from the same sum times a factor
+    (the elu family from its output: d2y/dx2 = dy/dx, over alpha for celu, both from y + c),
+    its bound gets twice |g gg| |factor| times the cancelled magnitude too."""
 
     def scales(x: np.ndarray, g: np.ndarray, gg: np.ndarray, params: dict, policy: Any):
         x = np.asarray(x, dtype=np.float64)
@@ -272,7 +293,11 @@ def gradient_terms(terms: Callable[..., list[np.ndarray] | None]
                 return 0.0, 0.0, 0.0
             cancelled = sum(np.abs(t) for t in parts) - np.abs(sum(parts))
             cancelled = np.where(finite & np.isfinite(cancelled), cancelled, 0.0)
-        return 0.0, 2 * np.abs(np.asarray(g, dtype=np.float64)) * cancelled, 0.0
+        gradient = 2 * np.abs(np.asarray(g, dtype=np.float64)) * cancelled
+        if second is None:
+            return 0.0, gradient, 0.0
+        factor = abs(second(params)) * np.abs(np.asarray(gg, dtype=np.float64))
+        return 0.0, gradient, gradient * factor
 
     return scales
 
@@ -315,6 +340,80 @@ def _from_output_terms(scale: Callable[[dict], float], exp_of: Callable[[np.ndar
 
 
 _SELU_SCALE_ALPHA = 1.0507009873554804934193349852946 * 1.6732632423543772848170429916717
+
+def _hardswish_terms(x: np.ndarray, params: dict, policy: Any) -> list[np.ndarray]:
+    inside = np.abs(x) < 3  # dy/dx = x / 3 + 1/2 there, zero at x = -1.5
+    return [np.where(inside, x / 3, 0), np.where(inside, 0.5, 0)]
+
+
+# What cancels, per activation (NumPy only: the report uses it without PyTorch too): scales
+# that extra() multiplies by the dtype's eps.
+CANCELLING: dict[str, Callable[..., tuple[Any, Any, Any]]] = {
+    "mish": gradient_terms(_mish_terms),
+    "gelu": gradient_terms(_gelu_terms),
+    "silu": gradient_terms(_silu_terms),
+    "hardswish": gradient_terms(_hardswish_terms),
+    "elu": gradient_terms(_from_output_terms(lambda p: p.get("alpha", 1.0), lambda x, p: x),
+                          second=lambda p: 1.0),
+    "celu": gradient_terms(_from_output_terms(lambda p: 1.0, lambda x, p: x / p.get("alpha", 1.0)),
+                           second=lambda p: 1 / p.get("alpha", 1.0)),
+    "selu": gradient_terms(_from_output_terms(lambda p: _SELU_SCALE_ALPHA, lambda x, p: x),
+                           second=lambda p: 1.0),
+    "softmax": softmax_cancelling(False),
+    "log_softmax": softmax_cancelling(True),
+    "glu": softmax_cancelling(False),
+}
+
+
+def _glu_overflow(x: np.ndarray, dtype: Any, g: np.ndarray, gg: np.ndarray, params: dict,
+                  policy: Any) -> tuple[Any, Any, Any]:
+    """glu's value where PyTorch's s = 1 / (1 + exp(-b)) is 0 because exp(-b) overflows the
+    compute type (float32 for float16 and float32; b < -88.7): a s is lost, |a| s < 3e-37 |a|."""
+    compute = np.float64 if np.dtype(dtype) == np.float64 else np.float32
+    x = np.asarray(x, dtype=np.float64)
+    a, b = np.split(x, 2, axis=params.get("dim", -1))
+    with np.errstate(all="ignore"):
+        lost = np.where(-b > math.log(float(np.finfo(compute).max)),
+                        np.abs(a) * _sigmoid(b), 0.0)
+    return np.where(np.isfinite(lost), lost, 0.0), 0.0, 0.0
+
+
+# What is lost that is not an ulp of anything (added as is), with the word the report shows.
+LOSSES: dict[str, tuple[str, Callable[..., tuple[Any, Any, Any]]]] = {
+    "glu": ("underflow", _glu_overflow),
+}
+
+
+def losses(name: str, x: np.ndarray, dtype: Any, g: np.ndarray, gg: np.ndarray,
+           params: dict | None = None, policy: str | None = None,
+           scales: Callable[..., tuple[Any, Any, Any]] | None = None
+           ) -> dict[str, tuple[Any, Any, Any]]:
+    """What the bounds of (value, gradient, second) of `name` add, by kind: "cancels", a few
+    ulp of the dtype of the terms that cancel (`scales`, by default CANCELLING's), and the
+    kind of its LOSSES entry. Needs no PyTorch."""
+    scales = scales or CANCELLING.get(name)
+    found = {}
+    if scales is not None:
+        eps = float(np.finfo(dtype).eps)
+        found["cancels"] = tuple(eps * s for s in scales(np.asarray(x), np.asarray(g),
+                                                         np.asarray(gg), params or {}, policy))
+    if name in LOSSES:
+        kind, lost = LOSSES[name]
+        found[kind] = lost(np.asarray(x), dtype, np.asarray(g), np.asarray(gg), params or {},
+                           policy)
+    return found
+
+
+def cancelling_extra(name: str, x: np.ndarray, dtype: Any, g: np.ndarray, gg: np.ndarray,
+                     params: dict | None = None, policy: str | None = None,
+                     scales: Callable[..., tuple[Any, Any, Any]] | None = None
+                     ) -> tuple[Any, Any, Any]:
+    """The sum of `losses`: what the bounds of (value, gradient, second) add; zero where
+    nothing is lost."""
+    extra: tuple[Any, Any, Any] = (0.0, 0.0, 0.0)
+    for lost in losses(name, x, dtype, g, gg, params, policy, scales).values():
+        extra = tuple(e + m for e, m in zip(extra, lost))
+    return extra
 
 
 @functools.cache
@@ -376,20 +475,17 @@ def oracles() -> dict[str, TorchOracle]:
         # smooth
         TorchOracle("softplus", F.softplus),
         TorchOracle("mish", v(F.mish), reference=mish_reference,
-                    cancelling=gradient_terms(_mish_terms)),
+                    cancelling=CANCELLING["mish"]),
         TorchOracle("gelu", v(F.gelu), reference=gelu_reference,
-                    cancelling=gradient_terms(_gelu_terms)),
+                    cancelling=CANCELLING["gelu"]),
         TorchOracle("silu", v(F.silu), reference=with_derivative(F.silu, silu_derivative),
-                    cancelling=gradient_terms(_silu_terms)),
+                    cancelling=CANCELLING["silu"]),
         TorchOracle("elu", v(F.elu), by_policy={"output": in_place(F.elu)},
-                    cancelling=gradient_terms(_from_output_terms(
-                        lambda p: p.get("alpha", 1.0), lambda x, p: x))),
+                    cancelling=CANCELLING["elu"]),
         TorchOracle("celu", v(F.celu), by_policy={"output": in_place(F.celu)},
-                    cancelling=gradient_terms(_from_output_terms(
-                        lambda p: 1.0, lambda x, p: x / p.get("alpha", 1.0)))),
+                    cancelling=CANCELLING["celu"]),
         TorchOracle("selu", v(F.selu), by_policy={"output": in_place(F.selu)},
-                    cancelling=gradient_terms(_from_output_terms(
-                        lambda p: _SELU_SCALE_ALPHA, lambda x, p: x))),
+                    cancelling=CANCELLING["selu"]),
         TorchOracle("logsigmoid", v(F.logsigmoid)),
         TorchOracle("softsign", v(F.softsign), reference=with_derivative(
             F.softsign, lambda x: 1 / (1 + x.abs()) ** 2)),
@@ -404,17 +500,17 @@ def oracles() -> dict[str, TorchOracle]:
         TorchOracle("leaky_relu", v(F.leaky_relu)),
         TorchOracle("hardtanh", v(F.hardtanh)),
         TorchOracle("hardsigmoid", v(F.hardsigmoid), double_backward=False),
-        TorchOracle("hardswish", v(F.hardswish)),
+        TorchOracle("hardswish", v(F.hardswish), cancelling=CANCELLING["hardswish"]),
         TorchOracle("softshrink", v(F.softshrink)),
         TorchOracle("hardshrink", v(F.hardshrink)),
         TorchOracle("threshold", v(F.threshold)),
         TorchOracle("rrelu", v(F.rrelu)),
         TorchOracle("prelu", v(prelu)),
         # along a dim
-        TorchOracle("softmax", F.softmax, cancelling=softmax_cancelling(False), along_dim=True),
-        TorchOracle("log_softmax", F.log_softmax, cancelling=softmax_cancelling(True),
+        TorchOracle("softmax", F.softmax, cancelling=CANCELLING["softmax"], along_dim=True),
+        TorchOracle("log_softmax", F.log_softmax, cancelling=CANCELLING["log_softmax"],
                     along_dim=True),
-        TorchOracle("glu", F.glu, cancelling=softmax_cancelling(False), along_dim=True),
+        TorchOracle("glu", F.glu, cancelling=CANCELLING["glu"], along_dim=True),
     ]
     return {o.name: o for o in table}
 

@@ -4,7 +4,7 @@ The generic tests in test_activations.py run every case against PyTorch for ever
 supports, every dtype and every backend. Cases live in cases_*.py, one file per group. A case
 holds what the tests draw (parameters, policies, kinks); what PyTorch says (its function, the
 accurate float64 reference, the function keeping what a policy keeps) and the tolerance come
-from tinygrad_act.torch_oracle, which `tinygrad-act report` uses too.
+from tinygrad_act.tools.torch_oracle, which `tinygrad-act report` uses too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tinygrad_act.activations import ACTIVATIONS
-from tinygrad_act.torch_oracle import TorchOracle, oracle
+from tinygrad_act.tools.torch_oracle import TorchOracle, oracle
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Case:
     @property
     def oracle(self) -> TorchOracle:
         found = oracle(self.name)
-        assert found is not None, f"tinygrad_act.torch_oracle has no {self.name}"
+        assert found is not None, f"tinygrad_act.tools.torch_oracle has no {self.name}"
         return found
 
     @property

@@ -1,5 +1,5 @@
 """Smooth activations described for the generic tests in test_activations.py (what PyTorch
-gives for each, and its accurate float64 reference, are in tinygrad_act/torch_oracle.py)."""
+gives for each, and its accurate float64 reference, are in tinygrad_act/tools/torch_oracle.py)."""
 
 import numpy as np
 from activation_case import Case, policies_fixed

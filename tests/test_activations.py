@@ -2,7 +2,7 @@
 
 What PyTorch gives for each activation (its function, an accurate float64 reference where
 PyTorch's own float64 rounds the answer away, the function keeping what a policy keeps) and the
-check come from tinygrad_act.torch_oracle, the oracle of `tinygrad-act report` too: an element
+check come from tinygrad_act.tools.torch_oracle, the oracle of `tinygrad-act report` too: an element
 of ours may differ from the float64 reference by
     atol + rtol * |reference| + 2 * |PyTorch in the same dtype - reference|,
 that is a few ulp (torch_oracle.TOLERANCE), or twice PyTorch's own error at that element where
@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_act as ta
-from tinygrad_act import torch_oracle
 from tinygrad_act.executors import EXECUTORS
+from tinygrad_act.tools import torch_oracle
 
 CASES: list[Case] = [*cases_smooth.CASES, *cases_piecewise.CASES]
 BACKENDS = ["numpy", "compiled"]

@@ -80,10 +80,10 @@ def test_it_has_a_test_case_an_oracle_and_a_docs_block(name):
     a = ACTIVATIONS[name]
     assert name in (ALONG_A_DIM_TESTED if a.along_dim else CASES), \
         f"{name} has no Case in tests/cases_smooth.py or tests/cases_piecewise.py"
-    torch_oracle = pytest.importorskip("tinygrad_act.torch_oracle")
+    torch_oracle = pytest.importorskip("tinygrad_act.tools.torch_oracle")
     pytest.importorskip("torch")
     known = torch_oracle.oracles()
-    assert name in known, f"{name} has no TorchOracle in tinygrad_act/torch_oracle.py"
+    assert name in known, f"{name} has no TorchOracle in tinygrad_act/tools/torch_oracle.py"
     assert known[name].along_dim == a.along_dim
     section = re.search(rf"^## {name}\n(.*?)(?=^## |\Z)", DOC, re.M | re.S)
     assert section, f"docs/activations.md has no section '## {name}'"

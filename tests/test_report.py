@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import tinygrad_act as ta
-from tinygrad_act import report
-from tinygrad_act.__main__ import main
 from tinygrad_act._tape import raw
+from tinygrad_act.tools import report
+from tinygrad_act.tools.cli import main
 
 SMALL = ["--size", "small", "--repeats", "1", "--no-progress"]
 
@@ -85,9 +85,9 @@ def test_the_default_run_passes_without_pytorch(capsys, monkeypatch):
 
 
 def test_the_oracle_imports_without_pytorch():
-    """tinygrad_act.torch_oracle (and the report) import torch only when asked for an oracle."""
+    """tools/torch_oracle.py (and the report) import torch only when asked for an oracle."""
     code = ("import sys; sys.modules['torch'] = None\n"
-            "from tinygrad_act import report, torch_oracle\n"
+            "from tinygrad_act.tools import report, torch_oracle\n"
             "assert report.torch_side('gelu') is None\n"
             "try:\n    torch_oracle.oracle('gelu')\nexcept ImportError:\n    print('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -165,7 +165,7 @@ def test_plots(tmp_path, capsys):
 
 
 def test_curves_are_the_derivatives():
-    from tinygrad_act.plots import curves
+    from tinygrad_act.tools.plots import curves
 
     t = np.linspace(-3, 3, 7)
     value, first, second = curves("softplus", t)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tinygrad_act.__main__ import main
+from tinygrad_act.tools.cli import main
 
 
 @pytest.mark.slow

@@ -14,8 +14,8 @@ import warnings
 
 import pytest
 
-from tinygrad_act import report
-from tinygrad_act.__main__ import main
+from tinygrad_act.tools import report
+from tinygrad_act.tools.cli import main
 
 ERROR = re.compile(r"\d\.\de[+-]\d\d")
 VERSIONS = re.compile(r"numpy (\S+), PyTorch (\S+)\.")

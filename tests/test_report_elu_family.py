@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinygrad_act as ta
-from tinygrad_act import torch_oracle
+from tinygrad_act.tools import torch_oracle
 
 SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717

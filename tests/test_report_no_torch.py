@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import tinygrad_act as ta
-from tinygrad_act import report
-from tinygrad_act.__main__ import main
 from tinygrad_act._arrays import dtype_of
 from tinygrad_act._tape import raw
-from tinygrad_act.torch_oracle import TOLERANCE
+from tinygrad_act.tools import report
+from tinygrad_act.tools.cli import main
+from tinygrad_act.tools.torch_oracle import TOLERANCE
 
 
 @pytest.fixture

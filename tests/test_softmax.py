@@ -2,7 +2,7 @@
 gradient and second derivative; NaN and infinities; 0-d and empty arrays; bytes kept; parameter
 errors.
 
-Tolerance: tinygrad_act.torch_oracle's check, as in the generic suite (a few ulp, or twice
+Tolerance: tinygrad_act.tools.torch_oracle's check, as in the generic suite (a few ulp, or twice
 PyTorch's own error in the same dtype), plus, for derivatives, 4 ulp of the terms that cancel in
 them (the oracle's `extra`): a softmax gradient y * (g - sum(g y)) is zero wherever g is
 constant along dim, and it comes out as a rounding of sum(g y) minus g, whose sign and size
@@ -28,7 +28,7 @@ from hypothesis.extra import numpy as hnp
 from test_activations import assert_close, float_values, torch_saved_bytes
 
 import tinygrad_act as ta
-from tinygrad_act.torch_oracle import oracle
+from tinygrad_act.tools.torch_oracle import oracle
 
 ACTIVATIONS = {  # name: (ours, torch), each called as f(x, dim)
     name: (getattr(ta, name), oracle(name).function) for name in ("softmax", "log_softmax", "glu")

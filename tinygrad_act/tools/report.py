@@ -16,7 +16,7 @@ one row gives:
   worst one, and the command exits with status 1;
 - forward and backward time as ratios to PyTorch's (median of interleaved repeats).
 
-With PyTorch, the reference and the check come from tinygrad_act.torch_oracle, the oracle of
+With PyTorch, the reference and the check come from tinygrad_act.tools.torch_oracle, the oracle of
 the test suite too (tests/test_activations.py, tests/test_softmax.py): the reference is
 PyTorch's float64, or an accurate float64 formula where PyTorch's own float64 rounds the answer
 away (sigmoid and tanh derivative tails, gelu's left tail, mish, silu, softsign, tanhshrink).
@@ -39,7 +39,7 @@ or where that noise exceeds 1e-4 |ref| + atol are left out): that catches a wron
 The dtype asked for is then checked against the float64 reference with the same
 atol + rtol |ref|, plus what is known to be lost in that dtype, instead of PyTorch's error:
 
-- a few ulp of the terms that cancel (tinygrad_act.torch_oracle.CANCELLING, as above) and
+- a few ulp of the terms that cancel (tinygrad_act.tools.torch_oracle.CANCELLING, as above) and
   glu's underflow (torch_oracle.LOSSES);
 - for a policy that keeps y (elementwise "output"): its derivatives are functions of y, so
   they inherit y's own error, which the value check allows to be rtol |y| + atol. A change dy
@@ -83,9 +83,9 @@ from typing import Any
 import numpy as np
 
 import tinygrad_act as ta
-from tinygrad_act import torch_oracle
 from tinygrad_act.activations import POLICIES
-from tinygrad_act.torch_oracle import ORDERS, TOLERANCE, TorchOracle, out_of_bounds
+from tinygrad_act.tools import torch_oracle
+from tinygrad_act.tools.torch_oracle import ORDERS, TOLERANCE, TorchOracle, out_of_bounds
 
 SIZES = {"small": 1024, "medium": 1 << 16, "large": 1 << 20}
 COLUMNS = 16  # inputs are (n / 16, 16): rows for softmax, log_softmax, glu ...
@@ -147,7 +147,7 @@ def our_call(name: str, dtype: Any, convert: Callable[[Any], Any] = lambda a: a)
 
 
 def torch_side(name: str) -> tuple[TorchOracle, tuple, dict] | None:
-    """PyTorch's oracle of `name` (tinygrad_act.torch_oracle) with the adapter's extra
+    """PyTorch's oracle of `name` (tinygrad_act.tools.torch_oracle) with the adapter's extra
     arguments; None without PyTorch or where PyTorch has no such function."""
     try:
         found = torch_oracle.oracle(name)
@@ -581,7 +581,7 @@ def open_device(backend: str) -> Device:
             raise ReportError(f"backend {backend!r} cannot run here: {error}") from error
         return Device(backend)
     if backend == "cupy":
-        from ._arrays import import_cupy
+        from .._arrays import import_cupy
         try:
             cupy = import_cupy()
             cupy.cuda.runtime.getDeviceCount()
@@ -888,7 +888,7 @@ def notes(info: dict[str, Any], rows: Sequence[Row] = ()) -> list[str]:
     if torch:
         lines += [
             "ref: PyTorch's float64, or an exact float64 formula where PyTorch's float64 "
-            "rounds the answer away (tinygrad_act/torch_oracle.py); fd: against central "
+            "rounds the answer away (tinygrad_act/tools/torch_oracle.py); fd: against central "
             "differences of our float64 (where PyTorch has no second derivative).",
             f"check: every element within {atol:g} + {rtol:g} |ref| + 2 |torch - ref| "
             f"({atol2:g} + ... for the 2nd) plus what is known to be lost (the words below), "
@@ -999,7 +999,7 @@ def doc_blocks(rows: list[Row], info: dict[str, Any]) -> dict[str, str]:
 
 def docs_root() -> Path:
     """The source checkout holding README.md and docs/report.md (the package's parent)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     missing = [name for name in DOC_BLOCKS if not (root / name).is_file()]
     if missing:
         raise ReportError(f"--update-docs / --check-docs need a source checkout: no "

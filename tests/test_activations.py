@@ -30,6 +30,7 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_act as ta
 from tinygrad_act.executors import EXECUTORS
 from tinygrad_act.tools import torch_oracle
+from tinygrad_act.tools.torch_oracle import torch_saved_bytes
 
 CASES: list[Case] = [*cases_smooth.CASES, *cases_piecewise.CASES]
 BACKENDS = ["numpy", "compiled"]
@@ -135,19 +136,6 @@ def test_gradcheck_and_gradgradcheck(case, backend, data):
 
 
 builtin_abs = abs
-
-
-def torch_saved_bytes(fn, x: torch.Tensor) -> int:
-    """Bytes PyTorch keeps for backward while fn runs: each storage counted once."""
-    storages = {}
-
-    def pack(t):
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn(x)
-    return sum(storages.values())
 
 
 @pytest.mark.parametrize("case", case_policies())

@@ -31,6 +31,7 @@ import sympy as sp
 
 import tinygrad_act as ta
 from tinygrad_act import activations
+from tinygrad_act.tools.torch_oracle import torch_saved_bytes
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "activations.md"
 x = sp.Symbol("x", real=True)
@@ -283,20 +284,6 @@ def cases():
     rows["softmax"] = same("softmax", dim=-1)
     rows["log_softmax"] = same("log_softmax", dim=-1)
     return rows
-
-
-def torch_saved_bytes(fn, t) -> int:
-    """Bytes PyTorch keeps for backward while fn runs: each storage counted once."""
-    import torch
-    storages = {}
-
-    def pack(saved):
-        storages[saved.untyped_storage().data_ptr()] = saved.untyped_storage().nbytes()
-        return saved
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda saved: saved):
-        fn(t)
-    return sum(storages.values())
 
 
 def number(cell: str) -> float | None:

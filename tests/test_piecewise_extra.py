@@ -14,9 +14,10 @@ from cases_piecewise import CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from test_activations import ours_fn, torch_saved_bytes
+from test_activations import ours_fn
 
 import tinygrad_act as ta
+from tinygrad_act.tools.torch_oracle import torch_saved_bytes
 
 DTYPES = [np.float32, np.float64]
 

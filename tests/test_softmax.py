@@ -25,10 +25,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from test_activations import assert_close, float_values, torch_saved_bytes
+from test_activations import assert_close, float_values
 
 import tinygrad_act as ta
-from tinygrad_act.tools.torch_oracle import oracle
+from tinygrad_act.tools.torch_oracle import oracle, torch_saved_bytes
 
 ACTIVATIONS = {  # name: (ours, torch), each called as f(x, dim)
     name: (getattr(ta, name), oracle(name).function) for name in ("softmax", "log_softmax", "glu")

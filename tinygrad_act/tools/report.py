@@ -509,19 +509,6 @@ def torch_timer(torch: Any, fn: Callable, x: Any, g: Any, sync: Callable[[], Non
     return run
 
 
-def torch_saved_bytes(torch: Any, fn: Callable) -> int:
-    """Bytes PyTorch keeps for backward while fn runs: each storage counted once."""
-    storages = {}
-
-    def pack(t: Any) -> Any:
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(storages.values())
-
-
 # -- the report --------------------------------------------------------------------------------
 
 
@@ -637,8 +624,8 @@ def measure(name: str, config: Config, device: Device, torch: Any | None) -> lis
         try:
             xt = torch.tensor(x_np, dtype=dt, requires_grad=True)
             wt = torch.tensor(w_np, dtype=dt, requires_grad=True)
-            torch_bytes["alone"] = torch_saved_bytes(torch, lambda: torch_fn(xt))
-            torch_bytes["layer"] = torch_saved_bytes(torch, lambda: torch_fn(xt) * wt)
+            torch_bytes["alone"] = torch_oracle.torch_saved_bytes(torch_fn, xt)
+            torch_bytes["layer"] = torch_oracle.torch_saved_bytes(lambda t: torch_fn(t) * wt, xt)
         except RuntimeError:  # PyTorch has no such kernel in this dtype on the CPU
             xt = None
         if xt is not None and config.repeats > 0:

@@ -417,6 +417,22 @@ def cancelling_extra(name: str, x: np.ndarray, dtype: Any, g: np.ndarray, gg: np
 
 
 @functools.cache
+def torch_saved_bytes(fn: Callable[..., Any], *args: Any) -> int:
+    """Bytes PyTorch keeps for backward while fn(*args) runs, read with saved_tensors_hooks:
+    each storage counted once (a view or a tensor saved twice is one buffer), as our tape's
+    ledger counts its buffers."""
+    torch = _torch()
+    storages = {}
+
+    def pack(t: Any) -> Any:
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(*args)
+    return sum(storages.values())
+
+
 def oracles() -> dict[str, TorchOracle]:
     """Every activation PyTorch has a counterpart of (imports torch)."""
     torch = _torch()

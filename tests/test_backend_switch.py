@@ -54,3 +54,13 @@ def test_the_first_build_is_said_once_on_stderr(tmp_path):
     assert first.stderr.count("tinygrad_act: compiling kernels") == 1, first.stderr
     again = run(code, TINYGRAD_ACT_CACHE=str(tmp_path))  # cached: nothing to say
     assert again.returncode == 0 and "compiling" not in again.stderr
+
+
+def test_build_compiles_every_kernel_file_ahead(capsys):
+    from tinygrad_act.executors import kernel_text
+    from tinygrad_act.tools.cli import main
+
+    assert main(["build"]) == 0
+    built = capsys.readouterr().out.split()
+    files = {s.path.stem for s in kernel_text.kernel_sources().values()}
+    assert sorted(p.rsplit("/", 1)[-1].rsplit("-", 1)[0] for p in built) == sorted(files)

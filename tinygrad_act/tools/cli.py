@@ -6,6 +6,7 @@
                         [--torch-threads N] [--no-progress]
     tinygrad-act report --update-docs   # rewrite the tables of README.md and docs/report.md
     tinygrad-act report --check-docs    # exit 1 if they differ from a fresh run
+    tinygrad-act build [--jobs N]       # compile every kernel file for the compiled backend
 
 Exit status: 0 when every check passes (and, with --check-docs, the documents are up to
 date), 1 when one fails, 2 when the report cannot run (unknown activation, backend not
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 
 from . import report
@@ -53,11 +55,36 @@ def parser() -> argparse.ArgumentParser:
     docs.add_argument("--check-docs", action="store_true",
                       help="exit with 1 if those tables differ from a fresh run (as "
                            "--update-docs, without writing)")
+    build = commands.add_parser(
+        "build", help="build every kernel file for the compiled backend ahead of first use",
+        description="Compile kernels/*.cu with the host C++ compiler ($CXX, else g++) into the "
+                    "cache ($TINYGRAD_ACT_CACHE, else ~/.cache/tinygrad_act); files already "
+                    "built and valid are not built again.")
+    build.add_argument("--jobs", type=int, help="compilers run at once (default: CPUs)")
     return main_parser
+
+
+def build(jobs: int | None) -> int:
+    """`tinygrad-act build`: every kernel file built (or found) in the cache; 2 on failure."""
+    from ..executors import compiled
+
+    start = time.perf_counter()
+    try:
+        paths = compiled.build_all(jobs)
+    except RuntimeError as error:
+        print(f"tinygrad-act build: {error}", file=sys.stderr)
+        return 2
+    for path in sorted(paths):
+        print(path)
+    print(f"{len(paths)} kernel files ready in {time.perf_counter() - start:.1f} s",
+          file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "build":
+        return build(args.jobs)
     if args.update_docs or args.check_docs:
         return docs(args)
     config = report.Config(backend=args.backend or "numpy", dtype=args.dtype or "float32",

@@ -448,7 +448,9 @@ def oracles() -> dict[str, TorchOracle]:
         return torch.tanh(z).detach() + (exact_grad - exact_grad.detach())
 
     def mish_reference(x):
-        return x * smooth_tanh(F.softplus(x))
+        # below -1000, softplus(x) and its derivative are 0 in float64; the clamp keeps
+        # x * (...) from meeting inf * 0 in backward near the float64 minimum
+        return x * smooth_tanh(F.softplus(x.clamp(min=-1000)))
 
     def sigmoid_reference(x):
         return torch.exp(F.logsigmoid(x))  # differentiated through log_sigmoid: no 1 - sigmoid

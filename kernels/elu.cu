@@ -16,8 +16,15 @@ __device__ __forceinline__ C ta_exp_quotient(C x, C alpha) {
 // dy/dx = y + c (celu: (y + alpha) / alpha), which cancels in the left tail: y's rounding error,
 // relative to y + c, is all the precision that dy/dx has there, so y should be as exact as it
 // can be. On the GPU: float arithmetic (CUDA's expm1f, 1 ulp).
+// celu's x / alpha is rounded: expm1(q (1 + d)) = expm1(q) + exp(q) q d corrects it (as
+// ta_exp_quotient), else a negative alpha, where q grows, loses |q| ulp.
 template <class R> struct ta_elu {
-    __device__ static __forceinline__ R negative(R x, R c, R alpha) { return c * expm1(x / alpha); }
+    __device__ static __forceinline__ R negative(R x, R c, R alpha) {
+        const R q = x / alpha;
+        const R correction = fabs(q) < 1000 ? fma(-q, alpha, x) / alpha : R(0);
+        const R m = expm1(q);
+        return c * (isinf(m) ? m : m + exp(q) * correction);
+    }
     __device__ static __forceinline__ R negative(R x, R c) { return c * expm1(x); }
     __device__ static __forceinline__ R scaled(R x, R scale) { return scale * x; }
 };

@@ -79,15 +79,24 @@ def digest_file(so: Path) -> Path:
     return so.with_name(so.name + ".json")
 
 
+def rewrite(so: Path, data: bytes) -> None:
+    """Damage an entry as a crash or a disk would, on a new inode: this process has the
+    library mapped (its build loaded it), and truncating a mapped file in place is a bus
+    error at its next page fault, even at exit."""
+    damaged = so.with_name(so.name + ".damaged")
+    damaged.write_bytes(data)
+    os.replace(damaged, so)
+
+
 def flip_a_byte(so: Path) -> None:
     data = bytearray(so.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    so.write_bytes(bytes(data))
+    rewrite(so, bytes(data))
 
 
 DAMAGE = {
-    "truncated": lambda so: so.write_bytes(so.read_bytes()[: so.stat().st_size // 2]),
-    "empty": lambda so: so.write_bytes(b""),
+    "truncated": lambda so: rewrite(so, so.read_bytes()[: so.stat().st_size // 2]),
+    "empty": lambda so: rewrite(so, b""),
     "altered": flip_a_byte,
     "digest file missing": lambda so: digest_file(so).unlink(missing_ok=True),
     "digest file garbage": lambda so: digest_file(so).write_text("garbage"),

@@ -74,3 +74,20 @@ def test_the_output_policy_second_derivative_allows_for_the_cancellation(name):
     assert second[0] > 0 and second[-1] == 0 and value == 0
     # nothing is added for the input policy
     assert not np.any(found.extra(x, np.float32, g, gg, params, "input")[2])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "compiled"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_celu_with_a_negative_alpha_corrects_the_rounded_quotient(backend, dtype):
+    """x / alpha grows with a negative alpha; its rounding cost |x / alpha| ulp (8 ulp of
+    float32 at x = -88.7, alpha = -2.5; 160 ulp of float64 at x = -400) before the correction
+    (numerics.expm1_quotient; float32 is computed in float64 and rounded once)."""
+    mpmath = pytest.importorskip("mpmath")
+    alpha = -2.5
+    x = -np.geomspace(0.01, 400 if dtype == np.float64 else 88.7, 200).astype(dtype)
+    with mpmath.workdps(40):
+        exact = np.array([float(alpha * mpmath.expm1(mpmath.mpf(float(v)) / alpha)) for v in x])
+    with ta.backend(backend):
+        ours = ta.celu(x, alpha=alpha).astype(np.float64)
+    ulp = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
+    assert (np.abs(ours - exact) / ulp).max() <= (0.5 if dtype == np.float32 else 2.0)

@@ -373,15 +373,33 @@ def exp_quotient(x, alpha):
     """
     if alpha == 1:  # q = x exactly: r = 0 (the same result, without the passes)
         return np.exp(x)
+    q, correction = quotient(x, alpha)
+    e = np.exp(q)
+    return where(np.isinf(e), e, e + e * correction)
+
+
+def expm1_quotient(x, alpha):
+    """expm1(x / alpha) to about an ulp, the quotient's rounding corrected as in exp_quotient:
+    expm1(q (1 + d)) = expm1(q) + exp(q) q d. Without it a negative alpha (celu, where x / alpha
+    grows) loses |q| ulp: 8 ulp of float32 at x = -88.7, alpha = -2.5."""
+    if alpha == 1:
+        return expm1(x)
+    q, correction = quotient(x, alpha)
+    m = np.expm1(q)
+    return where(np.isinf(m), m, m + np.exp(q) * correction)
+
+
+def quotient(x, alpha):
+    """(q, r / alpha): q = x / alpha rounded, and its rounding error relative to alpha,
+    r = x - q alpha computed exactly (Dekker's product); 0 beyond |q| = 1000, where exp(q) is
+    0 or inf."""
     q = x / alpha
     p = q * alpha
     q_hi, q_lo = split(q)
     a_hi, a_lo = split(np.asarray(alpha, x.dtype))
     product_error = ((q_hi * a_hi - p) + q_hi * a_lo + q_lo * a_hi) + q_lo * a_lo
     r = (x - p) - product_error
-    correction = where(np.abs(q) < 1000, r / alpha, 0.0)  # beyond, exp(q) is 0 or inf
-    e = np.exp(q)
-    return where(np.isinf(e), e, e + e * correction)
+    return q, where(np.abs(q) < 1000, r / alpha, 0.0)
 
 
 SPLITTER = {np.dtype(np.float32): 4097.0, np.dtype(np.float64): 134217729.0}

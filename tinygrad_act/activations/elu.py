@@ -86,7 +86,10 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False, *,
 
 @kernel("celu_forward", inputs="x", outputs="y", params="alpha")
 def celu_forward(x, alpha):
-    return num.apply_where(~(x > 0), x.copy(), lambda x: alpha * num.expm1(x / alpha), x)
+    if x.dtype == np.float32:  # in float64, rounded once: correctly rounded but for rare ties
+        return num.apply_where(~(x > 0), x.copy(), lambda x: num.in_float64(
+            lambda v: alpha * np.expm1(v / alpha), x), x)
+    return num.apply_where(~(x > 0), x.copy(), lambda x: alpha * num.expm1_quotient(x, alpha), x)
 
 
 @kernel("celu_backward_input", inputs="g x", outputs="dx", params="alpha")

@@ -1,0 +1,288 @@
+"""Any tinygrad_act activation as a torch.autograd.Function, read off the tape it records.
+
+`run(call, *tensors)` runs `call` (a tinygrad_act activation with its parameters bound) on
+zero-copy array views of the tensors. When a tensor requires grad it runs under a fresh
+`tinygrad_act.Tape`: the tape's records say what the activation keeps for backward (x, y, the
+packed mask, the weight; whatever the policy's VJP rules name), and exactly that goes to
+`ctx.save_for_backward`. An array the records keep that lies in an input's or the output's
+memory is saved as that tensor (and re-viewed in backward), so a y that the next layer saves
+too is one storage for PyTorch's saved_tensors_hooks and memory statistics; anything else (a
+mask, side data) is saved as a tensor of its own (uint8 for a mask).
+
+Backward replays the tape's records on the saved arrays: each record's op VJP rules, as
+`Tape.backward_from` walks them (a single record's rules are called directly). With
+create_graph, that replay runs inside `_Lifted`, a Function whose backward is tinygrad_act's
+`vjp` of the replay, itself a `_Lifted`: double backward, and any higher order, through the
+project's own rules. Extras (masks, side data) are constants there, as in tinygrad_act's own
+nested derivatives; inputs and outputs carry derivatives.
+
+Nothing here knows one activation from another: a new policy or activation in the registry
+reaches PyTorch users as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+import tinygrad_act as ta
+
+from ..executors import current_backend
+from ._bridge import (
+    DTYPES,
+    address,
+    cupy,
+    fresh_tensor,
+    is_array,
+    running_on,
+    to_array,
+    to_tensor,
+    view_of,
+)
+
+
+# torch.compile leaves the call to the kernels alone (a clean graph break, not a partial trace
+# of NumPy code)
+@torch.compiler.disable
+def run(call: Callable[..., Any], tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """call(*arrays) as a tensor; differentiable (the Function) where a tensor requires grad."""
+    tensors = [t.contiguous() for t in tensors]
+    backend_name = current_backend()
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return _Activation.apply(call, backend_name, *tensors)
+    with running_on(tensors[0].device, backend_name):
+        arrays = [to_array(t) for t in tensors]
+        return fresh_tensor(call(*arrays), arrays)  # raw arrays: no tape, nothing kept
+
+
+class _Activation(torch.autograd.Function):
+    """One activation call: forward on the tape, backward replaying its records."""
+
+    @staticmethod
+    def forward(ctx: Any, call: Callable[..., Any], backend_name: str,
+                *tensors: torch.Tensor) -> torch.Tensor:
+        device = tensors[0].device
+        traced = [i for i, t in enumerate(tensors) if t.requires_grad]
+        with running_on(device, backend_name):
+            arrays = [to_array(t) for t in tensors]
+            tape = ta.Tape()
+            args = list(arrays)
+            for i in traced:
+                args[i] = tape.leaf(arrays[i])
+            out = call(*args)
+            recorded = isinstance(out, ta.Tracer) and out.tape is tape
+            y = out.value if recorded else out
+            y_tensor = fresh_tensor(y, arrays)
+            replay = _Replay(backend_name, device, len(tensors), traced, tensors,
+                             [args[i].slot for i in traced], out.slot if recorded else None)
+            saved: list[torch.Tensor] = []
+            if recorded:
+                # the arrays the records keep, each found in an input's or the output's memory
+                # where it lies there (saved as that tensor), else saved as a tensor of its own
+                y_array = (y if y_tensor.data_ptr() == _address_or_none(y)
+                           else to_array(y_tensor))
+                saved = replay.locate(tape.records, [*zip(tensors, arrays), (y_tensor, y_array)])
+        ctx.replay = replay
+        ctx.save_for_backward(*saved)
+        return y_tensor
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
+        replay = ctx.replay
+        grads: list[Any] = [None] * (2 + replay.n_tensors)
+        if replay.out_slot is None:
+            return tuple(grads)
+        saved = ctx.saved_tensors
+        constants = [_viewed(saved[i], view) for i, view in replay.constants]
+        floats = [_viewed(saved[i], view) for i, view in replay.floats]
+        g = g.contiguous()
+        if torch.is_grad_enabled():  # create_graph: a differentiable backward
+            if replay.fresh_float:
+                raise RuntimeError(
+                    "tinygrad_act.torch: this activation keeps an array that is neither its "
+                    "input nor its output, so its double backward is not supported (the "
+                    "registry grew such a policy: tinygrad_act.torch._autograd needs a look)")
+            results = _Lifted.apply(replay, len(constants), replay.backend, *constants, g,
+                                    *floats)
+        else:
+            with running_on(replay.device, replay.backend):
+                arrays = [to_array(t) for t in (*constants, g, *floats)]
+                results = [fresh_tensor(o, arrays) for o in replay(*arrays)]
+        for i, result in zip(replay.traced, results):
+            grads[2 + i] = result
+        return tuple(grads)
+
+
+def _address_or_none(a: Any) -> int | None:
+    return address(a) if is_array(a) and a.size else None
+
+
+def _viewed(t: torch.Tensor, view: tuple | None) -> torch.Tensor:
+    return t if view is None else t.as_strided(*view)
+
+
+class _Replay:
+    """The backward of one recorded call as a function of arrays: (*constants, g, *floats)
+    -> the cotangent of each traced input (differentiable in g and the floats by tinygrad_act
+    when they are traced). `locate` fills it in from the tape's records at forward time."""
+
+    def __init__(self, backend_name: str, device: torch.device, n_tensors: int,
+                 traced: list[int], tensors: Sequence[torch.Tensor], slots: list[int],
+                 out_slot: int | None):
+        self.backend, self.device, self.n_tensors = backend_name, device, n_tensors
+        self.traced, self.slots, self.out_slot = traced, slots, out_slot
+        self.inputs = [(tuple(tensors[i].shape), DTYPES[tensors[i].dtype]) for i in traced]
+        self.records: list = []
+        self.where: list[dict[str, tuple[str, Any]]] = []  # per record: name -> (kind, what)
+        self.constants: list[tuple[int, Any]] = []  # (saved index, view) of each constant
+        self.floats: list[tuple[int, Any]] = []  # (saved index, view) of each float
+        self.fresh_float = False
+
+    def locate(self, records: list, sources: list) -> list[torch.Tensor]:
+        """Take the kept arrays out of `records` (which keep nothing afterwards) and return
+        the tensors to save: a source tensor (input or output) where a kept array lies in its
+        memory, else a tensor of the kept array's own (a packed mask, side data).
+
+        Extras (arrays an op's forward returns beside y: masks, side data) are constants, as
+        in tinygrad_act's own nested derivatives, where no derivative flows through them;
+        inputs and outputs are differentiable (floats) for double backward."""
+        saved: list[torch.Tensor] = []
+        saved_at: dict[int, int] = {}
+        for record in records:
+            places = {}
+            for name, value in record.kept.items():
+                if not is_array(value) or value.size == 0:  # nothing to save
+                    places[name] = ("value", value)
+                    continue
+                extra = name in record.op.extras
+                index, view = self._find(value, sources, saved, saved_at, extra)
+                is_float = value.dtype.kind == "f" and not extra
+                group = self.floats if is_float else self.constants
+                places[name] = ("float" if is_float else "constant", len(group))
+                group.append((index, view))
+            self.where.append(places)
+            record.kept = None  # the saved tensors hold them now, and nothing else
+        self.records = records
+        return saved
+
+    def _find(self, value: Any, sources: list, saved: list, saved_at: dict,
+              extra: bool) -> tuple[int, Any]:
+        """(index in saved, view or None) of a kept array."""
+        found = next((p for p, (_, array) in enumerate(sources) if value is array), None)
+        view = None  # the input or the output itself: the usual case
+        if found is None:  # else a view of one of them, or an array of its own
+            for position, (_, array) in enumerate(sources):
+                view = view_of(value, array) if is_array(array) else None
+                if view is not None:
+                    found = position
+                    whole = (tuple(array.shape),
+                             tuple(s // array.itemsize for s in array.strides), 0)
+                    view = None if view == whole else view
+                    break
+        if found is None:  # an array of its own: a mask, side data, or an intermediate
+            # an intermediate float array (not an extra) would need its own derivative in
+            # double backward, which only the tape it came from has
+            self.fresh_float = self.fresh_float or (value.dtype.kind == "f" and not extra)
+            saved.append(to_tensor(value))
+            return len(saved) - 1, None
+        if found not in saved_at:
+            saved_at[found] = len(saved)
+            saved.append(sources[found][0])
+        return saved_at[found], view
+
+    def __call__(self, *arrays: Any) -> tuple[Any, ...]:
+        n = len(self.constants)
+        constants, g, floats = arrays[:n], arrays[n], arrays[n + 1:]
+        kept = [{name: (what if kind == "value" else
+                        constants[what] if kind == "constant" else floats[what])
+                 for name, (kind, what) in places.items()}
+                for places in self.where]
+        if len(self.records) == 1 and not isinstance(g, ta.Tracer):
+            direct = self._direct(self.records[0], kept[0], g)
+            if direct is not None:
+                return direct
+        tape = ta.Tape()
+        tape.records.extend(dataclasses.replace(record, kept=k)
+                            for record, k in zip(self.records, kept))
+        grads = tape.backward_from({self.out_slot: g}, self.slots, release=True)
+        return tuple(self._zeros(i, g) if grad is None else grad for i, grad in enumerate(grads))
+
+    def _direct(self, record: Any, kept: dict[str, Any], g: Any) -> tuple[Any, ...] | None:
+        """The one record's VJP rules called as Tape.backward calls them, where each traced
+        input is one of ours and each rule's result has its shape and dtype already (so
+        the tape's unbroadcast has nothing to do); None where that is not so."""
+        op = record.op
+        if op.variadic or [slot for _, slot, _, _ in record.inputs] != self.slots:
+            return None
+        grads = []
+        with np.errstate(all="ignore"):
+            for position, _, shape, dtype in record.inputs:
+                index = op.rule(position)
+                rule = op.vjps[index]
+                if rule is None:
+                    return None
+                wanted = op.params_by_rule[index]
+                params = (record.params if wanted is None else
+                          {k: record.params[k] for k in wanted if k in record.params})
+                grad = rule(g, *(kept[name] for name in op.kept_by_rule[index]), **params)
+                if getattr(grad, "shape", None) != shape or getattr(grad, "dtype", None) != dtype:
+                    return None
+                grads.append(grad)
+        return tuple(grads)
+
+    def _zeros(self, i: int, g: Any) -> Any:
+        """The cotangent of an input the output does not depend on."""
+        shape, dtype = self.inputs[i]
+        while isinstance(g, ta.Tracer):
+            g = g.value
+        xp = np if isinstance(g, np.ndarray) else cupy()
+        return xp.zeros(shape, dtype=dtype)
+
+
+class _Lifted(torch.autograd.Function):
+    """fn(*constants, *floats) -> tuple of arrays, as a Function differentiable in the floats
+    to any order: its backward is _Lifted of tinygrad_act's vjp of fn."""
+
+    @staticmethod
+    def forward(ctx: Any, fn: Callable[..., tuple], n_constants: int, backend_name: str,
+                *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ctx.fn, ctx.n_constants, ctx.backend = fn, n_constants, backend_name
+        ctx.device = tensors[n_constants].device
+        with running_on(ctx.device, backend_name):
+            arrays = [to_array(t.contiguous()) for t in tensors]
+            outs = tuple(fresh_tensor(o, arrays) for o in fn(*arrays))
+        ctx.save_for_backward(*tensors)
+        return outs
+
+    @staticmethod
+    def backward(ctx: Any, *cotangents: torch.Tensor) -> tuple[Any, ...]:
+        tensors = ctx.saved_tensors
+        n = ctx.n_constants
+        pullback = _Pullback(ctx.fn, n, len(tensors) - n)
+        inputs = (*tensors, *(c.contiguous() for c in cotangents))
+        if torch.is_grad_enabled():
+            grads = _Lifted.apply(pullback, n, ctx.backend, *inputs)
+        else:
+            with running_on(ctx.device, ctx.backend):
+                arrays = [to_array(t.contiguous()) for t in inputs]
+                grads = [fresh_tensor(o, arrays) for o in pullback(*arrays)]
+        return (None, None, None, *([None] * n), *grads)
+
+
+class _Pullback:
+    """(*constants, *floats, *cotangents) -> the cotangents of the floats, by tinygrad_act's
+    vjp of fn(*constants, *floats)."""
+
+    def __init__(self, fn: Callable[..., tuple], n_constants: int, n_floats: int):
+        self.fn, self.n_constants, self.n_floats = fn, n_constants, n_floats
+
+    def __call__(self, *arrays: Any) -> tuple[Any, ...]:
+        constants = arrays[:self.n_constants]
+        floats = arrays[self.n_constants:self.n_constants + self.n_floats]
+        cotangents = arrays[self.n_constants + self.n_floats:]
+        _, pullback = ta.vjp(lambda *f: tuple(self.fn(*constants, *f)), *floats)
+        return tuple(pullback(tuple(cotangents)))

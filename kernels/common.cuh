@@ -51,3 +51,82 @@ template <class... Rest>
 __device__ __forceinline__ C ta_horner(C z, double c, Rest... rest) {
     return C(c) + z * ta_horner(z, rest...);
 }
+
+// -- double precision, for the output policy of silu, gelu and mish (_output_policy.py) -------
+// Every output-policy helper is inlined on the host too: GCC keeps large `inline` functions out
+// of line, and a call stops the vectorisation of the kernel's loop.
+#if defined(__CUDA_ARCH__)
+#define TA_INLINE __forceinline__
+#else
+#define TA_INLINE inline __attribute__((always_inline))
+#endif
+
+// NaN-propagating min and max of doubles (np.minimum, np.maximum)
+__device__ TA_INLINE double ta_dmax(double a, double b) {
+    const double m = a >= b ? a : b;
+    return isnan(a) ? a : m;
+}
+__device__ TA_INLINE double ta_dmin(double a, double b) {
+    const double m = a <= b ? a : b;
+    return isnan(a) ? a : m;
+}
+
+// a where `side` has all its bits set, else b: a select that GCC vectorises where the side is a
+// packed mask bit (a bool from bytes, selecting doubles, is not vectorised by GCC 12)
+__device__ TA_INLINE double ta_dselect(long long side, double a, double b) {
+    union { double f; long long i; } va, vb, out;
+    va.f = a;
+    vb.f = b;
+    out.i = (va.i & side) | (vb.i & ~side);
+    return out.f;
+}
+
+// Horner in double, the order of _numerics.poly
+__device__ TA_INLINE double ta_dhorner(double, double c) { return c; }
+template <class... Rest>
+__device__ TA_INLINE double ta_dhorner(double z, double c, Rest... rest) {
+    return c + z * ta_dhorner(z, rest...);
+}
+
+// exp(-a) and log(q >= 1) of our own (activations/_output_policy.py: exp_neg, log_at_least_one), bit for bit as the
+// NumPy references compute them: no libm, whose exps differ by an ulp, which the recovery near the
+// minimum amplifies. exp(-a): 2^-k exp(-r), Taylor to r^13, the scale in two factors.
+__device__ TA_INLINE double ta_exp_neg(double a) {
+    a = ta_dmin(ta_dmax(a, -709.0), 746.0);
+    const double k = (a * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0;
+    const double r = (a - k * 0.6931471803691238) - k * 1.9082149292705877e-10;
+    const double p = ta_dhorner(r, 1.0, -1.0, 0.5, -0.16666666666666666, 0.041666666666666664,
+                                -0.008333333333333333, 0.001388888888888889,
+                                -0.0001984126984126984, 2.48015873015873e-05,
+                                -2.7557319223985893e-06, 2.755731922398589e-07,
+                                -2.505210838544172e-08, 2.08767569878681e-09,
+                                -1.6059043836821613e-10);
+    const long long whole = isnan(k) ? 0 : (long long)k, half = whole >> 1;
+    union { double f; long long i; } first, second;
+    first.i = (1023 - half) << 52;
+    second.i = (1023 - (whole - half)) << 52;
+    return p * first.f * second.f;
+}
+__device__ TA_INLINE double ta_log_at_least_one(double q) {
+    union { double f; long long i; } bits, mantissa;
+    bits.f = q;
+    long long e = (bits.i >> 52) - 1023;
+    mantissa.i = (bits.i & ((1ll << 52) - 1)) | (1023ll << 52);
+    double m = mantissa.f;
+    const bool big = m > 1.4142135623730951;
+    m = big ? m * 0.5 : m;
+    e += big ? 1 : 0;
+    const double z = (m - 1) / (m + 1);
+    const double result = double(e) * 0.6931471805599453 +
+        ta_dhorner(z * z, 2.0, 0.6666666666666666, 0.4, 0.2857142857142857, 0.2222222222222222,
+                   0.18181818181818182, 0.15384615384615385, 0.13333333333333333) * z;
+    return isnan(q) ? q : result;
+}
+// sigmoid(x) and sigmoid(-x) in double (activations/_output_policy.py: sigmoid_pair)
+__device__ TA_INLINE void ta_dsigmoid_pair(double x, double& s, double& s_neg) {
+    double small = ta_exp_neg(fabs(x));
+    small = small / (1 + small);
+    const double large = 1 - small;
+    s = x < 0 ? small : large;
+    s_neg = x < 0 ? large : small;
+}

@@ -1,7 +1,9 @@
-"""Shared test settings: hypothesis profiles sized for a 2-core machine."""
+"""Shared test settings: hypothesis profiles sized for a 2-core machine, and the `backend`
+fixture: each test that takes it runs once per CPU backend ("numpy", "compiled")."""
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Function-scoped fixtures here (backend choice) hold no per-example state.
@@ -11,3 +13,18 @@ settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True
                           suppress_health_check=QUIET)
 settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=QUIET)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def backend(request):
+    """The test's body inside `tinygrad_act.backend(...)`; "compiled" skips without a C++
+    compiler (saying which)."""
+    import tinygrad_act as ta
+
+    if request.param == "compiled":
+        try:
+            ta.executors.compiled.compiler()
+        except RuntimeError as error:
+            pytest.skip(str(error))
+    with ta.backend(request.param):
+        yield request.param

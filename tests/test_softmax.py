@@ -34,18 +34,7 @@ ACTIVATIONS = {  # name: (ours, torch), each called as f(x, dim)
     name: (getattr(ta, name), oracle(name).function) for name in ("softmax", "log_softmax", "glu")
 }
 DTYPES = [np.float16, np.float32, np.float64]
-BACKENDS = ["numpy", "compiled"]  # compiled: the `// rows:` kernels of kernels/softmax.cu, glu.cu
 
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    if request.param == "compiled":
-        try:
-            ta.executors.compiled.compiler()
-        except RuntimeError as error:
-            pytest.skip(str(error))
-    with ta.backend(request.param):
-        yield request.param
 
 
 def our_derivatives(name, x, dim, g, gg):

@@ -31,7 +31,6 @@ from test_softmax import array_and_dim
 import tinygrad_act as ta
 import tinygrad_act.torch as tt
 from tinygrad_act.activations import ACTIVATIONS
-from tinygrad_act.executors import EXECUTORS
 from tinygrad_act.tools import torch_oracle
 from tinygrad_act.tools.torch_oracle import oracle
 
@@ -46,18 +45,6 @@ KNOWN_LIMITS = {"hardswish": 1e15, "mish": 8e307}
 # the project's profiles (tests/conftest.py) scaled down: each example runs PyTorch 3 times
 EXAMPLES = max(3, settings.default.max_examples // 5)
 
-
-@pytest.fixture(params=["numpy", "compiled"])
-def backend(request):
-    if request.param not in EXECUTORS:
-        pytest.skip(f"the {request.param} executor is not available here")
-    if request.param == "compiled":
-        try:
-            ta.executors.compiled.compiler()
-        except RuntimeError as error:
-            pytest.skip(str(error))
-    with ta.backend(request.param):
-        yield request.param
 
 
 def lean_call(case: Case, policy: str | None, params: dict):

@@ -1,11 +1,13 @@
 // gelu: y = x Phi(x), Phi the standard normal CDF; gelu_tanh: y = x (1 + tanh(u)) / 2
 // = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). Mirrors tinygrad_act/activations/gelu.py.
 //
-// The "output" policy's kernels (gelu_* and gelu_tanh_* *_output, *_recover, *_exact): as
-// kernels/silu.cu, whose helpers are repeated here (each .cu file is compiled on its own).
+// Which arithmetic runs on which path (NumPy, host, GPU; float32 and float64) and what checks
+// each: the table at the top of tinygrad_act/activations/gelu.py. The "output" policy's kernels
+// (gelu_* and gelu_tanh_* *_output, *_recover, *_exact): as kernels/silu.cu, with the double
+// helpers of common.cuh.
 
 // x with its low significand bits cleared, so that hi * hi is exact (fdlibm's trick in s_erf.c;
-// smooth.py: _high_part).
+// activations/_numerics.py: high_part).
 __device__ __forceinline__ float ta_high_part(float x) {
     union { float f; unsigned int u; } v;
     v.f = x;
@@ -20,7 +22,7 @@ __device__ __forceinline__ double ta_high_part(double x) {
 }
 
 // x^2/2 = hi + lo: hi = h^2/2 exact for h the high part of x (|x| clipped to 40: beyond, every
-// use underflows to 0), lo = (x - h)(x + h)/2 small (smooth.py: _half_square_parts).
+// use underflows to 0), lo = (x - h)(x + h)/2 small (activations/_numerics.py: half_square_parts).
 __device__ __forceinline__ void ta_half_square_parts(C x, C& hi, C& lo) {
     x = ta_minimum(ta_maximum(x, -40), 40);
     const C h = ta_high_part(x);
@@ -28,7 +30,7 @@ __device__ __forceinline__ void ta_half_square_parts(C x, C& hi, C& lo) {
     lo = C(0.5) * (x - h) * (x + h);
 }
 
-// fdlibm's s_erf.c erfc of a = |x| / sqrt(2) (smooth.py: _normal_cdf, with the same
+// fdlibm's s_erf.c erfc of a = |x| / sqrt(2) (activations/_numerics.py: normal_cdf, with the same
 // coefficients), all but its exp: erfc_low = erfc(a) for a < 1.25, and the correction R of
 // erfc(a) = exp(-a^2 - 0.5625 + R) / a for a >= 1.25.
 __device__ __forceinline__ void ta_erfc_parts(C x, C& a, C& erfc_low, C& correction) {
@@ -77,7 +79,7 @@ __device__ __forceinline__ void ta_erfc_parts(C x, C& a, C& erfc_low, C& correct
 }
 
 // Phi(x) = erfc(-x / sqrt(2)) / 2, exp(-a^2) taken as exp(-x^2/2) from x itself: rounding a
-// would cost 2 a^2 ulp in the tail (smooth.py: _normal_cdf).
+// would cost 2 a^2 ulp in the tail (activations/_numerics.py: normal_cdf).
 __device__ __forceinline__ C ta_normal_cdf(C x) {
     C a, erfc_low, correction;
     ta_erfc_parts(x, a, erfc_low, correction);
@@ -102,7 +104,7 @@ __device__ __forceinline__ float ta_exp_neg_lo(float lo) {
 }
 
 // gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi) = exp(-hi) exp(-lo) / sqrt(2 pi)
-// (smooth.py: _gelu_backward_input, with _gaussian). One exp(-hi) serves both terms: Phi's tail
+// (activations/_numerics.py: gelu_backward_input, with _gaussian). One exp(-hi) serves both terms: Phi's tail
 // exp(-hi - 0.5625) exp(R - lo) is taken as exp(-hi) exp((R - lo) - 0.5625) (a rounding of the
 // exp's argument apart, 2^-54 absolute in double), and exp(-lo) is a polynomial: 2 exps instead
 // of 4, within the reference's accuracy (tests/test_gelu_kernel.py).
@@ -141,7 +143,7 @@ template <class R> struct ta_gelu {
 // 2^-28, 0.04 ulp of a float). Both polynomials are evaluated by Estrin's scheme (shorter
 // dependency chains than Horner's; double has rounding to spare). Beyond |x| = 16, Phi(-|x|) and
 // phi(x) are taken as 0: they are below 1e-56, far under float's least subnormal.
-// smooth.py's float32 path (_gelu_float32_forward, _gelu_float32_backward) is this formula in
+// activations/gelu.py's float32 path (_gelu_float32_forward, _gelu_float32_backward) is this formula in
 // NumPy float64 passes, with np.exp for exp(-u^2/2).
 template <> struct ta_gelu<float> {
     // exp(-u^2/2) (factor) and F(u); garbage, to be discarded, for u >= 16, inf or NaN

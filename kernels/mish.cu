@@ -1,10 +1,10 @@
 // mish: y = x tanh(softplus(x)). Mirrors tinygrad_act/activations/mish.py.
 //
-// The "output" policy's kernels: as kernels/silu.cu (its helpers are repeated here: each .cu
-// file is compiled on its own).
+// The "output" policy's kernels: as kernels/silu.cu, with the double helpers of common.cuh.
 
 // t = tanh(softplus(x)) and sech2 = 1 - t^2 from e = exp(-|x|) without cancellation
-// (smooth.py: _mish_parts): tanh(log(1 + u)) = u (u + 2) / (u (u + 2) + 2), u = exp(x), is
+// (activations/mish.py: _mish_parts): tanh(log(1 + u)) = u (u + 2) / (u (u + 2) + 2),
+// u = exp(x), is
 // num / (num + rest) with u = 1/e (x >= 0) or u = e (x < 0); 1 - t^2 = rest (2 num + rest) / total^2.
 __device__ __forceinline__ void ta_mish_parts(C x, C& t, C& sech2) {
     const C e = exp(-fabs(x));

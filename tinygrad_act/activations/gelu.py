@@ -1,4 +1,21 @@
-"""gelu: x Phi(x), exact and tanh-approximated (kernels/gelu.cu)."""
+"""gelu: x Phi(x), exact and tanh-approximated (kernels/gelu.cu).
+
+gelu has more than one arithmetic; which runs where, why, and what checks it:
+
+- NumPy, float64: fdlibm's erfc pieces (_numerics.normal_cdf): about an ulp with NumPy passes.
+  Checked by tests/test_activations.py (PyTorch's float64 and the oracle's reference).
+- NumPy, float16/float32: one rational approximation and an exp in float64, rounded once
+  (_gelu_float32_*): 0.5 ulp in the fewest NumPy passes. tests/test_gelu_kernel.py (mpmath).
+- compiled (host), float16/float32: the same rational in double (gelu.cu, the
+  `#if !defined(__CUDA_ARCH__)` part): it vectorises, 0.5 ulp. test_gelu_kernel.py, and
+  tests/test_kernels.py against the NumPy reference.
+- compiled and CuPy, float64: fdlibm's erfc in double (gelu.cu: ta_normal_cdf), as NumPy's.
+  test_kernels.py.
+- CuPy (GPU), float16/float32: fdlibm's erfc in float (ta_normal_cdf): float arithmetic on the
+  GPU. test_gelu_kernel.py builds it on the host with __CUDA_ARCH__ defined, against mpmath.
+- the "output" policy, every path: the inverse in double (_output_policy.py, common.cuh;
+  docs/output_policy.md). tests/test_output_policy_smooth.py, tests/test_ulps.py.
+"""
 
 from __future__ import annotations
 

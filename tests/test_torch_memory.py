@@ -36,7 +36,7 @@ STRICTLY_LESS = {"relu6", "leaky_relu", "hardtanh", "hardsigmoid", "hardshrink",
                  "softsign"}
 # policies that keep side data beside y (small arrays of exceptional points): alone they may
 # keep a little more than PyTorch, in a layer much less
-SIDE_DATA = {"silu": ("output",)}
+SIDE_DATA = {"silu": ("output",), "gelu": ("output",), "mish": ("output",)}
 ROWS, WIDTH = 64, 32
 
 

@@ -6,7 +6,8 @@ __device__ __forceinline__ C ta_glu(C a, C b) { return a * (1 / (1 + exp(-b))); 
 __device__ __forceinline__ void ta_glu_backward(C g, C a, C b, C& da, C& db) {
     const C s = 1 / (1 + exp(-b));
     da = s * g;
-    db = (1 - s) * s * a * g;  // PyTorch's formula and order
+    // 1 - s as sigmoid(-b): exact where s rounds to 1 (activations/glu.py says why)
+    db = 1 / (1 + exp(b)) * s * a * g;
 }
 
 // kernel: glu_forward

@@ -272,3 +272,12 @@ def test_a_step_keeps_no_intermediate_array(backend):
         assert forward_peak <= y.nbytes + slack, f"{name}: forward peak {forward_peak}"
         bound = y.nbytes + dx.nbytes
         assert peak <= bound + slack, f"{name}: peak {peak} > y + dx = {bound}"
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_glu_gradient_of_infinite_a_where_sigmoid_b_rounds_to_one(dtype, backend):
+    """db = a s (1 - s): with s rounded to 1, (1 - s) * inf was NaN; the truth is inf."""
+    x = np.array([np.inf, -np.inf, 17.0, 40.0], dtype)  # a = (inf, -inf), b = (17, 40)
+    _, pullback = ta.vjp(partial(ta.glu, dim=0), x)
+    (dx,) = pullback(np.ones(2, dtype))
+    assert np.isposinf(dx[2]) and np.isneginf(dx[3]), dx

@@ -13,6 +13,7 @@ from ..primitives import (
     concatenate,
     getitem,
     sigmoid,
+    tanh,
 )
 from ._policy import (
     check_param,
@@ -32,7 +33,9 @@ def glu_forward(a, b):
 @kernel("glu_backward", inputs="g a b", outputs="da db")
 def glu_backward(g, a, b):
     s = 1 / (1 + np.exp(-b))
-    return s * g, (1 - s) * s * a * g  # PyTorch's formula and order
+    # 1 - s as sigmoid(-b): exact where s rounds to 1 (b > 17 in float32), which gave
+    # 0 * a = NaN for an infinite a where the truth is +-inf (PyTorch's (1 - s) * s does that)
+    return s * g, 1 / (1 + np.exp(b)) * s * a * g
 
 
 def _halves(x: Any, dim: int) -> tuple[Any, Any]:
@@ -65,21 +68,22 @@ def _glu_backward_forward(xp, g, x, *, dim):
 
 
 def _glu_backward_vjp_g(u, x, dim):
-    # <glu_backward(g, x), u> = <g, u_a s + u_b (1 - s) s a>, s = sigmoid(b)
+    # <glu_backward(g, x), u> = <g, u_a s + u_b s (1 - s) a>, s = sigmoid(b); 1 - s is
+    # sigmoid(-b), as in the kernel, and s (1 - s) <= 1/4 multiplies a first (no overflow)
     (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
     s = sigmoid(b)
-    return u_a * s + u_b * ((1 - s) * s * a)
+    return u_a * s + s * sigmoid(-b) * a * u_b
 
 
 def _glu_backward_vjp_x(u, g, x, dim):
-    # d(da)/db = d(db)/da = g s (1 - s); d(db)/db = g a (s (1 - s) (1 - s) - s s (1 - s)).
-    # PyTorch's glu_double_backward, term for term: 1 - s cancels for large b, and float64
-    # results agree only if both cancel alike.
+    # d(da)/db = d(db)/da = g s (1 - s); d(db)/db = g a s (1 - s) ((1 - s) - s), with
+    # 1 - s = sigmoid(-b), exact where PyTorch's 1 - s cancels (large b), and
+    # (1 - s) - s = -tanh(b / 2), which does not cancel near b = 0; each product starts with
+    # the factors <= 1 so that a large a or g does not overflow where the result does not
     (a, b), (u_a, u_b) = _halves(x, dim), _halves(u, dim)
-    s = sigmoid(b)
-    s1s = s * (1 - s)
-    second_order = s1s * (1 - s) - s * s1s
-    return concatenate([u_b * g * s1s, u_b * a * g * second_order + u_a * g * s1s], axis=dim)
+    s1s = sigmoid(b) * sigmoid(-b)
+    return concatenate([s1s * g * u_b, s1s * g * u_a - s1s * tanh(b / 2) * a * g * u_b],
+                       axis=dim)
 
 
 glu_backward_op = Op("glu_backward", _glu_backward_forward,

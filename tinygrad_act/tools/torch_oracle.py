@@ -190,7 +190,9 @@ class TorchOracle:
         if self.reference is None:
             return ref
         better = self.derivatives(x, np.float64, g, gg, args, params, fn=self.reference)
-        finite = np.isfinite(np.asarray(x, dtype=np.float64))
+        # along a dim the value has another shape than x: there (glu) the reference must
+        # stand everywhere, infinities included
+        finite = True if self.along_dim else np.isfinite(np.asarray(x, dtype=np.float64))
         return [r if r is None or b is None else np.where(finite, b, r)
                 for r, b in zip(ref, better)]
 
@@ -251,6 +253,44 @@ def with_derivative(value: Callable, derivative: Callable) -> Callable:
             return g * derivative(x)
 
     return Exact.apply
+
+
+@functools.cache
+def _exact_glu() -> Callable:
+    """glu with s (1 - s) as sigmoid(b) sigmoid(-b) in its first and second derivatives (PyTorch's
+    1 - s is 0 where s rounds to 1: b > 36.7 in float64), each product starting with its factors
+    <= 1, so that a large a or g overflows only where the result does."""
+    torch = _torch()
+
+    class ExactGluBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, g, a, b):
+            ctx.save_for_backward(g, a, b)
+            s = torch.sigmoid(b)
+            return g * s, s * torch.sigmoid(-b) * a * g
+
+        @staticmethod
+        def backward(ctx, u_a, u_b):
+            g, a, b = ctx.saved_tensors
+            s = torch.sigmoid(b)
+            s1s = s * torch.sigmoid(-b)  # and (1 - s) - s = -tanh(b / 2)
+            return (u_a * s + s1s * a * u_b, s1s * g * u_b,
+                    s1s * g * u_a - s1s * torch.tanh(b / 2) * a * g * u_b)
+
+    class ExactGlu(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * torch.sigmoid(b)
+
+        @staticmethod
+        def backward(ctx, g):
+            return ExactGluBackward.apply(g, *ctx.saved_tensors)
+
+    def glu(x: Any, dim: int = -1) -> Any:
+        return ExactGlu.apply(*x.chunk(2, dim))
+
+    return glu
 
 
 def in_place(fn: Callable) -> Callable:
@@ -518,7 +558,9 @@ def oracles() -> dict[str, TorchOracle]:
         TorchOracle("leaky_relu", v(F.leaky_relu)),
         TorchOracle("hardtanh", v(F.hardtanh)),
         TorchOracle("hardsigmoid", v(F.hardsigmoid), double_backward=False),
-        TorchOracle("hardswish", v(F.hardswish), cancelling=CANCELLING["hardswish"]),
+        # x * (x + 3) / 6 overflows in PyTorch for x > max / 6, where the value is x exactly
+        TorchOracle("hardswish", v(F.hardswish), cancelling=CANCELLING["hardswish"],
+                    reference=lambda x: torch.where(x >= 3, x, F.hardswish(x))),
         TorchOracle("softshrink", v(F.softshrink)),
         TorchOracle("hardshrink", v(F.hardshrink)),
         TorchOracle("threshold", v(F.threshold)),
@@ -528,7 +570,9 @@ def oracles() -> dict[str, TorchOracle]:
         TorchOracle("softmax", F.softmax, cancelling=CANCELLING["softmax"], along_dim=True),
         TorchOracle("log_softmax", F.log_softmax, cancelling=CANCELLING["log_softmax"],
                     along_dim=True),
-        TorchOracle("glu", F.glu, cancelling=CANCELLING["glu"], along_dim=True),
+        # PyTorch's db = (1 - s) s a g is 0 where s rounds to 1 (b > 36.7 in float64)
+        TorchOracle("glu", F.glu, cancelling=CANCELLING["glu"], along_dim=True,
+                    reference=lambda x, dim=-1: _exact_glu()(x, dim)),
     ]
     return {o.name: o for o in table}
 

@@ -68,20 +68,24 @@ def elementwise_ops(name: str, forward: Kernel, backward: dict[str, Op],
 
     `backward[policy]` is the fused backward op, called as backward(g, kept, **params) where
     kept is x, y or the packed mask. The forward runs the kernel `forward`; the mask policy runs
-    `mask_forward`, which writes y and the packed mask in one pass.
+    `mask_forward`, which writes y and the packed mask in one pass. Each op's forward is a
+    kernel launch, which keeps NumPy's warnings off itself (quiet=True).
     """
     run_forward = lambda xp, x, **params: forward(x, **params)
     ops = {}
     if "input" in backward:
-        ops["input"] = Op(name, run_forward, [lambda g, x, **p: backward["input"](g, x, **p)])
+        ops["input"] = Op(name, run_forward, [lambda g, x, **p: backward["input"](g, x, **p)],
+                          quiet=True)
     if "output" in backward:
-        ops["output"] = Op(name, run_forward, [lambda g, y, **p: backward["output"](g, y, **p)])
+        ops["output"] = Op(name, run_forward, [lambda g, y, **p: backward["output"](g, y, **p)],
+                           quiet=True)
     if "mask" in backward:
         def forward_with_mask(xp, x, **params):
             y, mask = mask_forward(x, **params)
             return y, {"mask": mask}
         ops["mask"] = Op(name, forward_with_mask,
-                         [lambda g, mask, **p: backward["mask"](g, mask, **p)], extras=("mask",))
+                         [lambda g, mask, **p: backward["mask"](g, mask, **p)], extras=("mask",),
+                         quiet=True)
     return ops
 
 
@@ -95,7 +99,8 @@ def backward_op(name: str, backward: Kernel, vjp_kept: Callable | None) -> Op:
     forward = lambda xp, g, kept, **params: backward(g, kept, **params)
     op = Op(name, forward, [
         lambda gg, kept, **p: op(gg, kept, **p),
-        None if vjp_kept is None else (lambda gg, g, kept, **p: vjp_kept(gg, g, kept, **p))])
+        None if vjp_kept is None else (lambda gg, g, kept, **p: vjp_kept(gg, g, kept, **p))],
+        quiet=True)
     return op
 
 

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -51,9 +52,10 @@ except ImportError:  # Windows: no flock (nor a .so to build); the "numpy" backe
 from .kernel_text import Call, KernelSource, kernel_source, kernel_sources, prepare
 from .kernels import EXECUTORS, MASK, Kernel, num_threads, row_blocks, set_num_threads  # noqa: F401
 
-FLAGS = ("-std=c++17", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math",
-         "-ffp-contract=off", "-fopenmp", "-D__FAST_MATH__", "-fPIC", "-shared", "-pthread",
-         "-Werror=double-promotion")
+# -mprefer-vector-width=512: where the host has AVX-512, GCC otherwise keeps to 256-bit vectors
+FLAGS = ("-std=c++17", "-O3", "-march=native", "-mprefer-vector-width=512", "-fno-math-errno",
+         "-fno-trapping-math", "-ffp-contract=off", "-fopenmp", "-D__FAST_MATH__", "-fPIC",
+         "-shared", "-pthread", "-Werror=double-promotion")
 SUFFIX = {np.dtype(np.float16): ("f16", "float16"), np.dtype(np.float32): ("f32", "float"),
           np.dtype(np.float64): ("f64", "double")}
 MATH = ("exp expm1 exp2 log log1p log2 pow sqrt cbrt sin cos tan asin acos atan atan2 sinh cosh "
@@ -65,9 +67,13 @@ HOST_PRELUDE = """\
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <omp.h>
 #if defined(__SSE__)
 #include <xmmintrin.h>
+#endif
+#if defined(__AVX2__)
+#include <immintrin.h>
 #endif
 #define __device__
 #define __forceinline__ inline
@@ -115,6 +121,70 @@ static void ta_parallel(ptrdiff_t size, int threads, int ftz, F body, ptrdiff_t 
     }
 #pragma omp parallel for num_threads(t) schedule(static, 1)
     for (int k = 0; k < t; ++k) run(k * step);
+}
+
+// Packed masks, 8 elements a byte (bit j of a byte is its j-th element): ta_unpack.v[b] is the
+// 8 bytes, 0 or 1, of byte b; ta_pack8 gathers 8 such bytes into one (the product puts byte j's
+// bit at bit 56 + j, and no two partial products share a bit below, so nothing carries in).
+struct ta_unpack_table {
+    unsigned long long v[256];
+    constexpr ta_unpack_table() : v() {
+        for (int b = 0; b < 256; ++b)
+            for (int j = 0; j < 8; ++j) v[b] |= (unsigned long long)((b >> j) & 1) << (8 * j);
+    }
+};
+static constexpr ta_unpack_table ta_unpack{};
+static inline unsigned char ta_pack8(const unsigned char* bytes) {
+    unsigned long long w;
+    std::memcpy(&w, bytes, 8);
+    return (unsigned char)((w * 0x0102040810204080ULL) >> 56);
+}
+// The lane a mask bit is held in while a kernel selects values by it or computes it: with
+// AVX-512 (mask registers) a byte, which GCC vectorises well; with AVX2 an unsigned integer as
+// wide as X (GCC does not vectorise a select of doubles by bytes, and packs bytes beside floats
+// slowly). Measured with bench/masks.py.
+template <class X> struct ta_word;
+#if defined(__AVX512BW__)
+template <> struct ta_word<float> { typedef unsigned char type; };
+template <> struct ta_word<double> { typedef unsigned char type; };
+#else
+template <> struct ta_word<float> { typedef unsigned int type; };
+template <> struct ta_word<double> { typedef unsigned long long type; };
+#endif
+
+// out[k] = the bits (0 or 1) words[8k .. 8k+7] packed into a byte, for k < bytes.
+template <class W>
+static inline void ta_pack_words(const W* words, unsigned char* out, ptrdiff_t bytes) {
+    if (sizeof(W) == 1) {
+        const unsigned char* bytes8 = (const unsigned char*)words;
+        for (ptrdiff_t k = 0; k < bytes; ++k) out[k] = ta_pack8(bytes8 + 8 * k);
+        return;
+    }
+#if defined(__AVX2__)
+    if (sizeof(W) == 4) {
+        for (ptrdiff_t k = 0; k < bytes; ++k) {
+            const __m256i v = _mm256_loadu_si256((const __m256i*)(words + 8 * k));
+            const __m256 sign = _mm256_castsi256_ps(_mm256_slli_epi32(v, 31));
+            out[k] = (unsigned char)_mm256_movemask_ps(sign);
+        }
+        return;
+    }
+    if (sizeof(W) == 8) {
+        for (ptrdiff_t k = 0; k < bytes; ++k) {
+            const __m256i lo = _mm256_loadu_si256((const __m256i*)(words + 8 * k));
+            const __m256i hi = _mm256_loadu_si256((const __m256i*)(words + 8 * k + 4));
+            out[k] = (unsigned char)(
+                _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_slli_epi64(lo, 63))) |
+                (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_slli_epi64(hi, 63))) << 4));
+        }
+        return;
+    }
+#endif
+    for (ptrdiff_t k = 0; k < bytes; ++k) {
+        unsigned char bytes8[8];
+        for (int j = 0; j < 8; ++j) bytes8[j] = (unsigned char)words[8 * k + j];
+        out[k] = ta_pack8(bytes8);
+    }
 }
 
 // Row j of an array whose rows are not contiguous: element j is p[j * stride].
@@ -202,8 +272,30 @@ def host_source(path: Path, sources: Iterable[KernelSource]) -> str:
                   f'extern "C" void {src.name}_{suffix}(void* const* a, const double* p, '
                   f"long long size, long long n, int threads, int ftz) {{\n"
                   f"    ta_parallel(size, threads, ftz, [=](ptrdiff_t b, ptrdiff_t e) "
-                  f"{{ ta_{suffix}::{src.name}(b, e, a, p, n); }});\n}}" for src in sources]
+                  f"{{ ta_{suffix}::{src.name}(b, e, a, p, n); }}, {_grain(src)});\n}}"
+                  for src in sources]
     return "\n".join(parts) + "\n"
+
+
+# Functions that make a kernel's element cost several nanoseconds: its threads then pay from
+# fewer elements. Helpers of common.cuh and the .cu files (ta_*) count as such, but for these.
+_TRANSCENDENTAL = re.compile(r"\b(exp|expm1|exp2|log|log1p|log2|pow|tanh|erf|erfc|sin|cos|sqrt|"
+                             r"ta_(?!maximum\b|minimum\b|nan_at_infinity\b)\w+)\s*[(<]")
+
+
+def _grain(src: KernelSource) -> int:
+    """The fewest loop iterations worth a thread of their own: waking one costs ~1-2 us here,
+    the time of 2^14 elements of a cheap kernel (relu) but of 2^12 of one that calls exp or
+    tanh. A kernel that packs a mask loops over mask bytes, 8 elements each."""
+    elements = 1 << 12 if _TRANSCENDENTAL.search(src.body) else 1 << 14
+    return elements // 8 if src.packs_mask else elements
+
+
+# Outputs are new arrays, never overlapping an input: without this GCC versions each loop on the
+# distance between the pointers and runs a scalar loop (scalar libm calls, whose last bits are
+# not the vector ones') where new small arrays happen to lie close together, so results
+# depended on where NumPy put an output.
+_IVDEP = "#pragma GCC ivdep"
 
 
 def _host_kernel(src: KernelSource) -> str:
@@ -232,32 +324,32 @@ def _host_kernel(src: KernelSource) -> str:
     if MASK in src.inputs:  # [begin, end) counts elements; begin is a multiple of 8
         return "\n".join([
             *head,
-            "constexpr ptrdiff_t block_ = 4096;  // elements",
-            "unsigned char bits_[block_];",
+            "typedef ta_word<C>::type W_;",
+            "constexpr ptrdiff_t block_ = 2048;  // elements",
+            "unsigned char bytes_[block_];",
+            "W_ bits_[block_];",
             "for (ptrdiff_t first_ = begin; first_ < end; first_ += block_) {",
             "const ptrdiff_t last_ = std::min(end, first_ + block_);",
-            "for (ptrdiff_t k_ = 0; k_ < (last_ - first_ + 7) / 8; ++k_) {",
-            f"const unsigned char packed_ = in_{MASK}[first_ / 8 + k_];",
-            "for (int j_ = 0; j_ < 8; ++j_) bits_[8 * k_ + j_] = (packed_ >> j_) & 1;",
-            "}",
-            "for (ptrdiff_t i = first_; i < last_; ++i) {", *step, "}", "}", "}"])
+            "for (ptrdiff_t k_ = 0; k_ < (last_ - first_ + 7) / 8; ++k_)",
+            f"std::memcpy(bytes_ + 8 * k_, &ta_unpack.v[in_{MASK}[first_ / 8 + k_]], 8);",
+            "for (ptrdiff_t j_ = 0; j_ < last_ - first_; ++j_) bits_[j_] = bytes_[j_];",
+            _IVDEP, "for (ptrdiff_t i = first_; i < last_; ++i) {", *step, "}", "}", "}"])
     if not src.packs_mask:
-        return "\n".join([*head, "for (ptrdiff_t i = begin; i < end; ++i) {", *step, "}", "}"])
+        return "\n".join([*head, _IVDEP, "for (ptrdiff_t i = begin; i < end; ++i) {", *step, "}",
+                          "}"])
     # [begin, end) counts mask bytes; elements 8 begin .. min(8 end, n)
     return "\n".join([
         *head,
-        "constexpr ptrdiff_t block_ = 512;  // mask bytes",
-        "unsigned char bits_[8 * block_];",
+        "typedef ta_word<C>::type W_;",
+        "constexpr ptrdiff_t block_ = 256;  // mask bytes",
+        "W_ bits_[8 * block_];",
         "for (ptrdiff_t byte_ = begin; byte_ < end; byte_ += block_) {",
-        "const ptrdiff_t bytes_ = std::min(block_, end - byte_), first_ = 8 * byte_;",
-        "const ptrdiff_t last_ = std::min<ptrdiff_t>(n, first_ + 8 * bytes_);",
-        "for (ptrdiff_t i = first_; i < last_; ++i) {", *step, "}",
-        "std::fill(bits_ + (last_ - first_), bits_ + 8 * bytes_, (unsigned char)0);",
-        "for (ptrdiff_t k_ = 0; k_ < bytes_; ++k_) {",
-        "unsigned char packed_ = 0;",
-        "for (int j_ = 0; j_ < 8; ++j_) packed_ |= (unsigned char)(bits_[8 * k_ + j_] << j_);",
-        f"out_{MASK}[byte_ + k_] = packed_;",
-        "}", "}", "}"])
+        "const ptrdiff_t count_ = std::min(block_, end - byte_), first_ = 8 * byte_;",
+        "const ptrdiff_t last_ = std::min<ptrdiff_t>(n, first_ + 8 * count_);",
+        _IVDEP, "for (ptrdiff_t i = first_; i < last_; ++i) {", *step, "}",
+        "std::fill(bits_ + (last_ - first_), bits_ + 8 * count_, W_(0));",
+        f"ta_pack_words(bits_, out_{MASK} + byte_, count_);",
+        "}", "}"])
 
 
 def _host_rows(src: KernelSource) -> str:

@@ -33,6 +33,7 @@ def import_cupy():
 
 
 _NOT_CUPY = (float, int, np.generic)  # NumPy scalars and Python numbers: nothing to check
+_FLOAT_SCALARS = frozenset({np.float16, np.float32, np.float64})
 
 
 def array_namespace(*values: Any):
@@ -122,6 +123,9 @@ def as_float_array(who: str, value: Any) -> Any:
     float64 (as NumPy and JAX do); lists and tuples are converted with np.asarray and must come
     out float; integer, bool, complex and object arrays are refused, as PyTorch refuses them.
     """
+    if (type(value) is np.ndarray or type(value) in _FLOAT_SCALARS) and (
+            value.dtype in FLOAT_DTYPES):  # the common case, settled first (a subclass is not)
+        return value
     if isinstance(value, np.ndarray | np.generic) or is_cupy_array(value):
         error = foreign_array_error(value)
         if error is not None:

@@ -97,11 +97,14 @@ class Op:
     """
 
     def __init__(self, name: str, forward: Callable, vjps: Sequence[Callable | None], *,
-                 extras: Sequence[str] = (), quiet: bool = False):
+                 extras: Sequence[str] = (), quiet: bool = False,
+                 untraced: Callable | None = None):
         self.name, self.forward, self.vjps, self.extras = name, forward, tuple(vjps), tuple(extras)
         # quiet: the forward keeps NumPy's warnings off itself (a kernel launch: the executors
-        # do), so a call need not pay for np.errstate (~0.7 us, the cost of a small op)
-        self.quiet = quiet
+        # do), so a call need not pay for np.errstate (~0.7 us, the cost of a small op).
+        # untraced(*inputs, **params): the forward's y alone, bit for bit, for a call that
+        # nothing traces (a mask policy's plain forward: no mask to write); quiet itself.
+        self.quiet, self.untraced = quiet, untraced
         parameters = list(inspect.signature(forward).parameters.values())[1:]
         self.variadic = any(p.kind is p.VAR_POSITIONAL for p in parameters)
         self.input_names = tuple(p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD)
@@ -191,6 +194,8 @@ def _top_tape(args: Sequence[Any]) -> Tape | None:
 def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool = False) -> Any:
     """Apply op: on raw values just compute; on tracers compute one level down and record."""
     tape = _top_tape(args)
+    if tape is None and op.untraced is not None and not want_extras:
+        return op.untraced(*args, **params)
     y, extras = _compute(op, args, params) if tape is None else _record(tape, op, args, params)
     return (y, extras) if want_extras else y
 

@@ -14,7 +14,8 @@ traced it just computes.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,11 +67,27 @@ def _maximum_share(g, a, b):
     return where(raw(a) > raw(b), g, where(_eq(a, b), g / 2, 0))
 
 
-add = Op("add", lambda xp, a, b: xp.add(a, b), [lambda g: g, lambda g: g])
-subtract = Op("subtract", lambda xp, a, b: xp.subtract(a, b), [lambda g: g, lambda g: -g])
-multiply = Op("multiply", lambda xp, a, b: xp.multiply(a, b),
+def _arithmetic(ufunc: str, python_operator: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """The forward of add, subtract, multiply or divide. Where an operand is a NumPy array or
+    scalar, NumPy's operator: the same ufunc, correctly rounded alike, but a tenth of the cost
+    on a NumPy scalar (scalar math; the ufunc call converts and dispatches: ~0.05 us against
+    ~0.5 us, the tape's scalar functions are made of such ops). Otherwise the ufunc: two
+    Python numbers give a NumPy scalar (Python's / would raise on a zero), CuPy goes to CuPy."""
+
+    def forward(xp: Any, a: Any, b: Any) -> Any:
+        if xp is np and (type(a) in _NUMPY_TYPES or type(b) in _NUMPY_TYPES):
+            return python_operator(a, b)
+        return getattr(xp, ufunc)(a, b)
+
+    return forward
+
+
+_NUMPY_TYPES = frozenset({np.ndarray, np.float16, np.float32, np.float64})
+add = Op("add", _arithmetic("add", operator.add), [lambda g: g, lambda g: g])
+subtract = Op("subtract", _arithmetic("subtract", operator.sub), [lambda g: g, lambda g: -g])
+multiply = Op("multiply", _arithmetic("multiply", operator.mul),
               [lambda g, b: g * b, lambda g, a: g * a])
-divide = Op("divide", lambda xp, a, b: xp.divide(a, b),
+divide = Op("divide", _arithmetic("divide", operator.truediv),
             [lambda g, b: g / b, lambda g, a, b: -g * a / (b * b)])
 power = Op("power", lambda xp, a, b: xp.power(a, b), [_power_vjp_base, _power_vjp_exponent])
 maximum = Op("maximum", lambda xp, a, b: xp.maximum(a, b),

@@ -68,8 +68,10 @@ def elementwise_ops(name: str, forward: Kernel, backward: dict[str, Op],
 
     `backward[policy]` is the fused backward op, called as backward(g, kept, **params) where
     kept is x, y or the packed mask. The forward runs the kernel `forward`; the mask policy runs
-    `mask_forward`, which writes y and the packed mask in one pass. Each op's forward is a
-    kernel launch, which keeps NumPy's warnings off itself (quiet=True).
+    `mask_forward`, which writes y and the packed mask in one pass; a call that nothing
+    traces runs `forward` (the same y: the two kernels share its formula, and
+    tests/test_fast_paths.py holds them to the same bits). Each op's forward is a kernel
+    launch, which keeps NumPy's warnings off itself (quiet=True).
     """
     run_forward = lambda xp, x, **params: forward(x, **params)
     ops = {}
@@ -85,7 +87,7 @@ def elementwise_ops(name: str, forward: Kernel, backward: dict[str, Op],
             return y, {"mask": mask}
         ops["mask"] = Op(name, forward_with_mask,
                          [lambda g, mask, **p: backward["mask"](g, mask, **p)], extras=("mask",),
-                         quiet=True)
+                         quiet=True, untraced=forward)
     return ops
 
 

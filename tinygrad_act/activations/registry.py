@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import as_float_array, check_float_array, dtype_of
+from .._arrays import FLOAT_DTYPES, as_float_array, check_float_array, dtype_of
 from .._tape import Tracer, raw
 from ..primitives import astype
 
@@ -50,6 +50,8 @@ def float_input(activation: str, input: Any) -> Any:
     if not isinstance(input, Tracer):
         return as_float_array(activation, input)
     value = raw(input)
+    if type(value) is np.ndarray and value.dtype in FLOAT_DTYPES:  # the common case first
+        return input
     if dtype_of(value) is None:
         return astype(input, np.float64)
     check_float_array(activation, value)

@@ -652,6 +652,33 @@ def plan(source: KernelSource, dtype: np.dtype) -> Plan:
                 ctypes.c_double * max(1, count), count, source.packs_mask, dtype != np.float64)
 
 
+class ContiguousPlan(NamedTuple):
+    """A Plan with what `_launch_contiguous` checks the arrays against."""
+
+    source: KernelSource
+    plan: Plan
+    mask_input: int  # the position of the mask among the inputs; -1: none
+    mask_outputs: tuple[bool, ...]  # per output: the packed mask?
+
+
+# by (kernel name, dtype): looked up on every launch, where hashing a Kernel or a KernelSource
+# (dataclasses: a tuple of every field per hash) would cost a microsecond
+_contiguous_plans: dict[tuple[str, np.dtype], ContiguousPlan] = {}
+
+
+def contiguous_plan(source: KernelSource, k: Kernel, dtype: np.dtype) -> ContiguousPlan | None:
+    """The ContiguousPlan of kernel k for dtype; None where prepare's checks must speak (the
+    text does not take k's signature, the dtype is not a float one)."""
+    if source.rows or dtype not in SUFFIX or (source.inputs, source.outputs, source.params) != (
+            k.inputs, k.outputs, k.params):
+        return None
+    fast = ContiguousPlan(source, plan(source, dtype),
+                          k.inputs.index(MASK) if MASK in k.inputs else -1,
+                          tuple(name == MASK for name in k.outputs))
+    _contiguous_plans[(k.name, dtype)] = fast
+    return fast
+
+
 def _address(a: np.ndarray) -> int:
     """The address of an array's data: through the buffer protocol where that can give it
     (writable and C-contiguous, ~0.4 us), else __array_interface__ (~1.5 us; a.ctypes is
@@ -678,10 +705,45 @@ class CompiledExecutor:
         compiler()
 
     def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
+        result = self._launch_contiguous(k, arrays, params)
+        if result is not None:
+            return result
         call = prepare(k, np, arrays, params)
         if call.size:
             self._run(call)
         return call.result()
+
+    def _launch_contiguous(self, k: Kernel, arrays: tuple[Any, ...],
+                           params: dict[str, float]) -> Any:
+        """`prepare` and `_run` for the common case, in fewer steps (on a small array the
+        steps cost more than the kernel): every array a C-contiguous numpy.ndarray, the float
+        ones of one shape and one float dtype, a mask input of the right size. None where the
+        case is another: the general path then runs, and raises where it must."""
+        first = arrays[1] if k.inputs[0] == MASK else arrays[0]
+        if type(first) is not np.ndarray:
+            return None
+        source = kernel_source(k.name)
+        fast = _contiguous_plans.get((k.name, first.dtype))
+        if fast is None or fast.source is not source:  # changed text is a new source
+            fast = contiguous_plan(source, k, first.dtype)
+            if fast is None:
+                return None
+        dtype, shape, n = first.dtype, first.shape, first.size
+        nbytes = (n + 7) // 8
+        for i, a in enumerate(arrays):
+            if type(a) is not np.ndarray or not a.flags.c_contiguous or (
+                    (a.dtype != np.uint8 or a.size < nbytes) if i == fast.mask_input
+                    else (a.dtype != dtype or a.shape != shape)):
+                return None
+        outputs = [np.empty(nbytes, np.uint8) if is_mask else np.empty(shape, dtype)
+                   for is_mask in fast.mask_outputs]
+        if n:
+            p = fast.plan
+            p.function(p.pointers(*map(_address, [*arrays, *outputs])),
+                       p.params(*[params[name] for name in k.params]),
+                       nbytes if p.packs_mask else n, n, num_threads(),
+                       int(p.flushes and _flush.get()))
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def _run(self, call: Call) -> None:
         """One call over the whole arrays; where an input must be broadcast or made

@@ -25,7 +25,7 @@ import functools
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,12 @@ class Kernel:
     outputs: tuple[str, ...]
     params: tuple[str, ...]
     reference: Callable[..., Any]
+    # worked out once, read on every launch: the positions of the float inputs
+    float_inputs: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "float_inputs",
+                           tuple(i for i, name in enumerate(self.inputs) if name != MASK))
 
     def __call__(self, *arrays: Any, **params: Any) -> Any:
         return launch(self, *arrays, **params)
@@ -119,18 +125,21 @@ def launch(k: Kernel | str, *arrays: Any, **params: Any) -> Any:
     type and the backend pick."""
     if isinstance(k, str):
         k = KERNELS[k]
-    name = k.name
     if len(arrays) != len(k.inputs) or len(params) != len(k.params) or any(
             p not in params for p in k.params):
-        raise TypeError(f"kernel {name} takes inputs {k.inputs} and parameters {k.params}")
-    xp = array_namespace(*arrays)
-    executor = executor_for_name("cupy" if xp is not np else current_backend())
+        raise TypeError(f"kernel {k.name} takes inputs {k.inputs} and parameters {k.params}")
+    # NumPy arrays and scalars, the common case, need no array_namespace
+    numpy_only = all(type(a) is np.ndarray or type(a) in _NUMPY_FLOATS for a in arrays)
+    executor = executor_for_name("cupy" if not numpy_only and array_namespace(*arrays) is not np
+                                 else current_backend())
     return executor.launch(k, arrays, {p: float(v) for p, v in params.items()})
 
 
+_NUMPY_FLOATS = frozenset({np.float16, np.float32, np.float64})
+
+
 def float_dtype(k: Kernel, arrays: tuple[Any, ...]) -> np.dtype:
-    floats = arrays if MASK not in k.inputs else [a for n, a in zip(k.inputs, arrays)
-                                                  if n != MASK]
+    floats = [arrays[i] for i in k.float_inputs]
     dtype = floats[0].dtype
     if dtype not in FLOAT_DTYPES or any(a.dtype != dtype for a in floats):
         raise TypeError(f"kernel {k.name} needs float16, float32 or float64 arrays of one dtype, "

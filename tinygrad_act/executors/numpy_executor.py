@@ -37,24 +37,28 @@ class NumpyExecutor:
 
     def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
         dtype = float_dtype(k, arrays)
-        floats = arrays if MASK not in k.inputs else [a for n, a in zip(k.inputs, arrays)
-                                                      if n != MASK]
-        if any(a.size > self.block for a in floats):
-            outs = self._blocked(k, arrays, params, dtype,
-                                 np.broadcast_shapes(*(a.shape for a in floats)))
+        floats = [arrays[i] for i in k.float_inputs]
+        shape = floats[0].shape
+        if len(floats) > 1 and any(a.shape != shape for a in floats):
+            shape = np.broadcast_shapes(*(a.shape for a in floats))
+        if math.prod(shape) > self.block:
+            outs = self._blocked(k, arrays, params, dtype, shape)
             return outs if len(outs) > 1 else outs[0]
         # references see float inputs of one shape (0-d arrays, the tape's scalars, stay 0-d:
         # NumPy's scalar arithmetic is the cheapest there is)
-        if any(a.shape != floats[0].shape for a in floats):
-            arrays = _broadcast(k, arrays, np.broadcast_shapes(*(a.shape for a in floats)))
+        if any(a.shape != shape for a in floats):
+            arrays = _broadcast(k, arrays, shape)
         if dtype == np.float16:
             arrays = tuple(a if n == MASK else a.astype(np.float32)
                            for n, a in zip(k.inputs, arrays))
-        with np.errstate(all="ignore"):  # overflow and NaN are part of the math, not news
-            out = k.reference(*arrays, **params)
+        out = _quiet_reference(k)(*arrays, **params)
+        outs = out if len(k.outputs) > 1 else (out,)
+        if all(type(o) is np.ndarray and (o.dtype == dtype or n == MASK)
+               for n, o in zip(k.outputs, outs)):
+            return out
+        with np.errstate(all="ignore"):  # float16: beyond its range is inf, as it must be
             outs = tuple(o if n == MASK or (type(o) is np.ndarray and o.dtype == dtype)
-                         else np.asarray(o, dtype=dtype)
-                         for n, o in zip(k.outputs, out if len(k.outputs) > 1 else (out,)))
+                         else np.asarray(o, dtype=dtype) for n, o in zip(k.outputs, outs))
         return outs if len(outs) > 1 else outs[0]
 
     def _blocked(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float],
@@ -110,6 +114,26 @@ def _raise_malloc_thresholds() -> None:
 
 
 _raise_malloc_thresholds()
+
+
+def _quiet_reference(k: Kernel) -> Any:
+    """k's reference with NumPy's warnings off: overflow and NaN are part of the math, not
+    news. NumPy 2's np.errstate as a decorator keeps its state per call and costs half of a
+    `with` block; before NumPy 2 one errstate object could not be entered twice at once."""
+    quiet = _quiet_references.get(k.name)
+    if quiet is None:
+        if _ERRSTATE_DECORATES_PER_CALL:
+            quiet = np.errstate(all="ignore")(k.reference)
+        else:
+            def quiet(*args: Any, **params: Any) -> Any:
+                with np.errstate(all="ignore"):
+                    return k.reference(*args, **params)
+        _quiet_references[k.name] = quiet
+    return quiet
+
+
+_quiet_references: dict[str, Any] = {}  # by kernel name (hashing a Kernel costs a microsecond)
+_ERRSTATE_DECORATES_PER_CALL = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 _pools: dict[str, Any] = {}
 
 

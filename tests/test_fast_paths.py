@@ -1,0 +1,139 @@
+"""The per-call shortcuts compute exactly what the general paths compute.
+
+- an untraced call of a mask policy runs the plain forward kernel: the same y, bit for bit, as
+  the traced call (which runs the mask-writing kernel);
+- the compiled executor's launch on contiguous arrays (`_launch_contiguous`) gives what the
+  general `prepare` path gives, masks included, at sizes around a mask byte and a thread's share;
+- add, subtract, multiply and divide use NumPy's operators on NumPy operands: the same values
+  and types as the ufuncs.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pytest
+
+import tinygrad_act as ta
+from tinygrad_act import primitives
+from tinygrad_act.activations import ACTIVATIONS
+from tinygrad_act.executors import EXECUTORS, KERNELS, MASK
+from tinygrad_act.executors.kernel_text import prepare
+
+SPECIAL = [0.0, -0.0, 1e-40, -1e-40, 0.3, -0.3, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 6.0, 2.5, -3.7,
+           9.5, -20.0, 40.0, -88.0, 1e10, -1e10, np.inf, -np.inf, np.nan, 65504.0, 3e38, -3e38]
+DTYPES = [np.float16, np.float32, np.float64]
+MASK_POLICIES = [name for name, a in ACTIVATIONS.items() if "mask" in a.policies]
+
+
+def values(dtype, n: int = 300) -> np.ndarray:
+    x = np.concatenate([SPECIAL, np.random.default_rng(7).standard_normal(n) * 6])
+    with np.errstate(over="ignore"):
+        return x.astype(dtype)
+
+
+def params_of(name: str) -> dict:
+    return {k: v for k, v in ACTIVATIONS[name].example.items() if k != "dim"}
+
+
+def call(name: str, x, **extra):
+    if name == "prelu":
+        return ta.prelu(x, np.full(1, 0.25, x.dtype), **extra)
+    return ACTIVATIONS[name].function(x, **params_of(name), **extra)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", MASK_POLICIES)
+def test_untraced_mask_policy_gives_the_traced_value(name, dtype, backend):
+    x = values(dtype)
+    untraced = call(name, x, save="mask")
+    traced, _ = ta.vjp(lambda x: call(name, x, save="mask"), x)
+    assert untraced.tobytes() == traced.tobytes()
+    assert len(ta.tape(lambda x: call(name, x, save="mask"))(x).ops) >= 1
+
+
+def kernel_params(k) -> dict:
+    return {p: {"negative_slope": 0.1, "lambd": 0.5, "threshold": 0.5, "value": -1.0,
+                "min_val": -1.0, "max_val": 1.0}.get(p, 1.25) for p in k.params}
+
+
+def kernel_arrays(k, x: np.ndarray, rng) -> tuple:
+    mask = np.packbits(rng.random(x.size) < 0.5, bitorder="little")
+    return tuple(mask if name == MASK else x if i == 0 else rng.permutation(x)
+                 for i, name in enumerate(k.inputs))
+
+
+def general_path(k, arrays, params):
+    executor = EXECUTORS["compiled"]
+    prepared = prepare(k, np, arrays, params)
+    if prepared.size:
+        executor._run(prepared)
+    return prepared.result()
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 255, 257, 4097, 70001])
+def test_compiled_contiguous_launch_equals_the_general_path(n, has_compiled):
+    executor = EXECUTORS["compiled"]
+    rng = np.random.default_rng(n)
+    compared = 0
+    for k in KERNELS.values():
+        for dtype in DTYPES:
+            x = rng.choice(values(dtype), n)
+            arrays, params = kernel_arrays(k, x, rng), kernel_params(k)
+            try:
+                fast = executor._launch_contiguous(k, arrays, params)
+            except NotImplementedError:  # no CUDA text for this kernel
+                continue
+            if fast is None:  # not a case the shortcut takes (a rows kernel's reference)
+                continue
+            slow = general_path(k, arrays, params)
+            fast, slow = (fast, slow) if isinstance(fast, tuple) else ((fast,), (slow,))
+            for a, b, name in zip(fast, slow, k.outputs):
+                if name == MASK:  # bits past n are padding
+                    a, b = (np.unpackbits(m, bitorder="little")[:n] for m in (a, b))
+                assert a.dtype == b.dtype and a.shape == b.shape, (k.name, dtype)
+                assert a.tobytes() == b.tobytes(), (k.name, np.dtype(dtype).name, n)
+            compared += 1
+    assert compared > 100  # the shortcut took the elementwise kernels
+
+
+@pytest.fixture
+def has_compiled():
+    try:
+        EXECUTORS["compiled"].check()
+    except RuntimeError as error:
+        pytest.skip(str(error))
+
+
+def test_the_shortcut_declines_what_it_does_not_take(has_compiled):
+    executor = EXECUTORS["compiled"]
+    k = KERNELS["relu_forward"]
+    x = np.arange(-8.0, 8.0, dtype=np.float32)
+    assert executor._launch_contiguous(k, (x[::2],), {}) is None  # not contiguous
+    assert executor._launch_contiguous(k, (np.float32(1.0),), {}) is None  # a NumPy scalar
+    assert executor._launch_contiguous(k, (x.astype(np.int32),), {}) is None  # not a float
+    backward = KERNELS["relu_backward_mask"]
+    short_mask = np.zeros(1, np.uint8)  # 16 elements need 2 bytes
+    assert executor._launch_contiguous(backward, (x, short_mask), {}) is None
+    with ta.backend("compiled"), pytest.raises(TypeError, match="mask must hold 2"):
+        backward(x, short_mask)
+
+
+OPERANDS = [np.float16(1.5), np.float32(3.25), np.float64(-0.7), np.array(2.5, np.float32),
+            np.array([1.0, -2.0, 0.0], np.float64), 0.1, 3, np.float64(0.0), np.float32(np.inf)]
+
+
+@pytest.mark.parametrize("name,python_operator", [("add", operator.add),
+                                                  ("subtract", operator.sub),
+                                                  ("multiply", operator.mul),
+                                                  ("divide", operator.truediv)])
+def test_arithmetic_on_numpy_operands_equals_the_ufunc(name, python_operator):
+    op, ufunc = getattr(primitives, name), getattr(np, name)
+    with np.errstate(all="ignore"):
+        for a in OPERANDS:
+            for b in OPERANDS:
+                ours, theirs = op(a, b), ufunc(a, b)
+                assert type(ours) is type(theirs) and ours.dtype == theirs.dtype, (a, b)
+                assert np.asarray(ours).tobytes() == np.asarray(theirs).tobytes(), (a, b)
+    assert isinstance(op(1.0, 0.0 if name != "divide" else 2.0), np.floating)  # not a float

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
-
-import numpy as np
 
 from .._arrays import dtype_of, shape_of
 from .._tape import Op, Tracer, raw
@@ -53,23 +52,24 @@ def _not_positive(x: Any, mask: Any = None) -> Any:
 prelu_backward_input_op = Op(
     "prelu_backward", lambda xp, g, x, weight: prelu_backward_input(g, x, weight),
     [lambda gg, x, weight: prelu_backward_input_op(gg, x, weight), None,
-     lambda gg, g, x: where(_not_positive(x), gg * g, 0)])
+     lambda gg, g, x: where(_not_positive(x), gg * g, 0)], quiet=True)
 prelu_backward_mask_op = Op(
     "prelu_backward", lambda xp, g, mask, weight: prelu_backward_mask(g, mask, weight),
     [lambda gg, mask, weight: prelu_backward_mask_op(gg, mask, weight), None,
-     lambda gg, g, mask: where(_not_positive(g, mask), gg * g, 0)])
+     lambda gg, g, mask: where(_not_positive(g, mask), gg * g, 0)], quiet=True)
 # dweight = x * g where x <= 0: linear in g and in x
 prelu_backward_weight_op = Op(
     "prelu_backward_weight", lambda xp, g, x: prelu_backward_weight(g, x),
     [lambda gg, x: prelu_backward_weight_op(gg, x),
-     lambda gg, g, x: where(_not_positive(x), gg * g, 0)])
+     lambda gg, g, x: where(_not_positive(x), gg * g, 0)], quiet=True)
 _prelu_ops = {
     "input": Op("prelu", lambda xp, x, weight: prelu_forward(x, weight),
                 [lambda g, x, weight: prelu_backward_input_op(g, x, weight),
-                 lambda g, x: prelu_backward_weight_op(g, x)]),
+                 lambda g, x: prelu_backward_weight_op(g, x)], quiet=True),
     "mask": Op("prelu", lambda xp, x, weight: _with_mask(prelu_forward_mask(x, weight)),
                [lambda g, mask, weight: prelu_backward_mask_op(g, mask, weight),
-                lambda g, x: prelu_backward_weight_op(g, x)], extras=("mask",)),
+                lambda g, x: prelu_backward_weight_op(g, x)], extras=("mask",),
+               quiet=True, untraced=prelu_forward),
 }
 
 
@@ -97,7 +97,7 @@ def prelu(input: Any, weight: Any, *, save: str | None = None) -> Any:
     weight = float_input("prelu (weight)", weight)
     x_shape, w_shape = shape_of(input), shape_of(weight)
     check_param("prelu", "weight.ndim", len(w_shape), len(w_shape) <= 1, "it must be 0 or 1")
-    n = int(np.prod(w_shape))
+    n = math.prod(w_shape)
     channels = x_shape[1] if len(x_shape) >= 2 else 1
     check_param("prelu", "weight.size", n, n == 1 or (x_shape != () and n == channels),
                 f"it must be 1 or the number of channels (input.shape[1] = {channels}) of an "

@@ -37,7 +37,7 @@ def main() -> None:
     xg = torch.from_numpy(x.copy()).requires_grad_(True)
     forward = KERNELS["relu_forward"]
     executor = EXECUTORS["compiled"]
-    fast = compiled.contiguous_plan(compiled.kernel_source("relu_forward"), forward, x.dtype)
+    fast = compiled.contiguous_plan(forward, x.dtype)
     out = np.empty_like(x)
     pointers = fast.plan.pointers(compiled._address(x), compiled._address(out))
     params = fast.plan.params()

@@ -133,9 +133,9 @@ def test_what_is_kept_follows_which_inputs_are_traced_each_call() -> None:
 def test_op_forwards_never_warn_and_restore_numpy_error_state(monkeypatch, decorated) -> None:
     import warnings
 
-    from tinygrad_act import _tape
+    from tinygrad_act import _arrays
 
-    monkeypatch.setattr(_tape, "_ERRSTATE_DECORATES_PER_CALL", decorated)
+    monkeypatch.setattr(_arrays, "_ERRSTATE_DECORATES_PER_CALL", decorated)
 
     def failing(xp, x):
         raise RuntimeError("boom")

@@ -6,6 +6,7 @@ CuPy is imported only here and only when a CuPy array is seen, so the CPU path n
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,22 @@ def import_cupy():
 
 
 _NOT_CUPY = (float, int, np.generic)  # NumPy scalars and Python numbers: nothing to check
-_FLOAT_SCALARS = frozenset({np.float16, np.float32, np.float64})
+FLOAT_SCALAR_TYPES = frozenset({np.float16, np.float32, np.float64})  # NumPy's float scalars
+# NumPy 2 made errstate thread-safe: used as a decorator, it keeps its state per call (before,
+# one errstate object could not be entered twice at once)
+_ERRSTATE_DECORATES_PER_CALL = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
+def silenced(fn: Callable) -> Callable:
+    """fn with NumPy's floating-point warnings off: like PyTorch, inf and NaN are values."""
+    if _ERRSTATE_DECORATES_PER_CALL:  # cheaper than entering a new errstate on every call
+        return np.errstate(all="ignore")(fn)
+
+    def silenced_fn(*args: Any, **params: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args, **params)
+
+    return silenced_fn
 
 
 def array_namespace(*values: Any):
@@ -123,7 +139,7 @@ def as_float_array(who: str, value: Any) -> Any:
     float64 (as NumPy and JAX do); lists and tuples are converted with np.asarray and must come
     out float; integer, bool, complex and object arrays are refused, as PyTorch refuses them.
     """
-    if (type(value) is np.ndarray or type(value) in _FLOAT_SCALARS) and (
+    if (type(value) is np.ndarray or type(value) in FLOAT_SCALAR_TYPES) and (
             value.dtype in FLOAT_DTYPES):  # the common case, settled first (a subclass is not)
         return value
     if isinstance(value, np.ndarray | np.generic) or is_cupy_array(value):

@@ -28,13 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import array_namespace, dtype_of, is_cupy_array, root_buffer, shape_of
+from ._arrays import array_namespace, dtype_of, is_cupy_array, root_buffer, shape_of, silenced
 
 _tape_levels = itertools.count(1)
 _quiet = contextvars.ContextVar("tinygrad_act_numpy_silenced", default=False)
-# NumPy 2 made errstate thread-safe: used as a decorator, it keeps its state per call (before,
-# one errstate object could not be entered twice at once)
-_ERRSTATE_DECORATES_PER_CALL = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 
 class Tracer:
@@ -132,7 +129,7 @@ class Op:
         # the forward with NumPy's warnings off, and (filled as met) what to keep for each
         # pattern of traced inputs.
         self.input_position = {name: i for i, name in enumerate(self.input_names)}
-        self.quiet_forward = _silenced(forward)
+        self.quiet_forward = silenced(forward)
         self._kept_names: dict[tuple[int, ...], tuple[str, ...]] = {}
 
     def __repr__(self) -> str:
@@ -154,18 +151,6 @@ class Op:
             needed = {name for i in traced for name in self.kept_by_rule[self.rule(i)]}
             names = self._kept_names[traced] = tuple(n for n in self.keepable if n in needed)
         return names
-
-
-def _silenced(forward: Callable) -> Callable:
-    """forward with NumPy's floating-point warnings off: like PyTorch, inf and NaN are values."""
-    if _ERRSTATE_DECORATES_PER_CALL:  # cheaper than entering a new errstate on every call
-        return np.errstate(all="ignore")(forward)
-
-    def silenced_forward(*args: Any, **params: Any) -> Any:
-        with np.errstate(all="ignore"):
-            return forward(*args, **params)
-
-    return silenced_forward
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import dtype_of, result_dtype, shape_of
+from ._arrays import FLOAT_SCALAR_TYPES, dtype_of, result_dtype, shape_of
 from ._tape import Op, Tracer, raw, use_primitives
 
 # -- one input, elementwise ---------------------------------------------------------------------
@@ -82,7 +82,7 @@ def _arithmetic(ufunc: str, python_operator: Callable[[Any, Any], Any]) -> Calla
     return forward
 
 
-_NUMPY_TYPES = frozenset({np.ndarray, np.float16, np.float32, np.float64})
+_NUMPY_TYPES = FLOAT_SCALAR_TYPES | {np.ndarray}
 add = Op("add", _arithmetic("add", operator.add), [lambda g: g, lambda g: g])
 subtract = Op("subtract", _arithmetic("subtract", operator.sub), [lambda g: g, lambda g: -g])
 multiply = Op("multiply", _arithmetic("multiply", operator.mul),

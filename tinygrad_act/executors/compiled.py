@@ -666,9 +666,14 @@ class ContiguousPlan(NamedTuple):
 _contiguous_plans: dict[tuple[str, np.dtype], ContiguousPlan] = {}
 
 
-def contiguous_plan(source: KernelSource, k: Kernel, dtype: np.dtype) -> ContiguousPlan | None:
-    """The ContiguousPlan of kernel k for dtype; None where prepare's checks must speak (the
-    text does not take k's signature, the dtype is not a float one)."""
+def contiguous_plan(k: Kernel, dtype: np.dtype) -> ContiguousPlan | None:
+    """The ContiguousPlan of kernel k for dtype, made once per kernel text; None where
+    prepare's checks must speak (the text does not take k's signature, the dtype is not a
+    float one)."""
+    source = kernel_source(k.name)
+    fast = _contiguous_plans.get((k.name, dtype))
+    if fast is not None and fast.source is source:  # changed text is a new source
+        return fast
     if source.rows or dtype not in SUFFIX or (source.inputs, source.outputs, source.params) != (
             k.inputs, k.outputs, k.params):
         return None
@@ -722,12 +727,9 @@ class CompiledExecutor:
         first = arrays[1] if k.inputs[0] == MASK else arrays[0]
         if type(first) is not np.ndarray:
             return None
-        source = kernel_source(k.name)
-        fast = _contiguous_plans.get((k.name, first.dtype))
-        if fast is None or fast.source is not source:  # changed text is a new source
-            fast = contiguous_plan(source, k, first.dtype)
-            if fast is None:
-                return None
+        fast = contiguous_plan(k, first.dtype)
+        if fast is None:
+            return None
         dtype, shape, n = first.dtype, first.shape, first.size
         nbytes = (n + 7) // 8
         for i, a in enumerate(arrays):

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import FLOAT_DTYPES, array_namespace, is_cupy_array
+from .._arrays import FLOAT_DTYPES, FLOAT_SCALAR_TYPES, array_namespace, is_cupy_array
 
 MASK = "mask"
 
@@ -129,13 +129,10 @@ def launch(k: Kernel | str, *arrays: Any, **params: Any) -> Any:
             p not in params for p in k.params):
         raise TypeError(f"kernel {k.name} takes inputs {k.inputs} and parameters {k.params}")
     # NumPy arrays and scalars, the common case, need no array_namespace
-    numpy_only = all(type(a) is np.ndarray or type(a) in _NUMPY_FLOATS for a in arrays)
+    numpy_only = all(type(a) is np.ndarray or type(a) in FLOAT_SCALAR_TYPES for a in arrays)
     executor = executor_for_name("cupy" if not numpy_only and array_namespace(*arrays) is not np
                                  else current_backend())
     return executor.launch(k, arrays, {p: float(v) for p, v in params.items()})
-
-
-_NUMPY_FLOATS = frozenset({np.float16, np.float32, np.float64})
 
 
 def float_dtype(k: Kernel, arrays: tuple[Any, ...]) -> np.dtype:

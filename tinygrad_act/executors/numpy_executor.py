@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import silenced
 from .kernels import EXECUTORS, MASK, Kernel, float_dtype, num_threads, row_blocks
 
 
@@ -118,22 +119,14 @@ _raise_malloc_thresholds()
 
 def _quiet_reference(k: Kernel) -> Any:
     """k's reference with NumPy's warnings off: overflow and NaN are part of the math, not
-    news. NumPy 2's np.errstate as a decorator keeps its state per call and costs half of a
-    `with` block; before NumPy 2 one errstate object could not be entered twice at once."""
+    news (made once per kernel)."""
     quiet = _quiet_references.get(k.name)
     if quiet is None:
-        if _ERRSTATE_DECORATES_PER_CALL:
-            quiet = np.errstate(all="ignore")(k.reference)
-        else:
-            def quiet(*args: Any, **params: Any) -> Any:
-                with np.errstate(all="ignore"):
-                    return k.reference(*args, **params)
-        _quiet_references[k.name] = quiet
+        quiet = _quiet_references[k.name] = silenced(k.reference)
     return quiet
 
 
 _quiet_references: dict[str, Any] = {}  # by kernel name (hashing a Kernel costs a microsecond)
-_ERRSTATE_DECORATES_PER_CALL = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 _pools: dict[str, Any] = {}
 
 

@@ -38,6 +38,7 @@ from ._bridge import (
     cupy,
     fresh_tensor,
     is_array,
+    owns_memory,
     running_on,
     to_array,
     to_tensor,
@@ -83,7 +84,7 @@ class _Activation(torch.autograd.Function):
             if recorded:
                 # the arrays the records keep, each found in an input's or the output's memory
                 # where it lies there (saved as that tensor), else saved as a tensor of its own
-                y_array = (y if y_tensor.data_ptr() == _address_or_none(y)
+                y_array = (y if owns_memory(y) or y_tensor.data_ptr() == _address_or_none(y)
                            else to_array(y_tensor))
                 saved = replay.locate(tape.records, [*zip(tensors, arrays), (y_tensor, y_array)])
         ctx.replay = replay
@@ -141,6 +142,7 @@ class _Replay:
         self.constants: list[tuple[int, Any]] = []  # (saved index, view) of each constant
         self.floats: list[tuple[int, Any]] = []  # (saved index, view) of each float
         self.fresh_float = False
+        self.direct: list | None = None  # _plan_direct
 
     def locate(self, records: list, sources: list) -> list[torch.Tensor]:
         """Take the kept arrays out of `records` (which keep nothing afterwards) and return
@@ -167,6 +169,7 @@ class _Replay:
             self.where.append(places)
             record.kept = None  # the saved tensors hold them now, and nothing else
         self.records = records
+        self.direct = self._plan_direct()
         return saved
 
     def _find(self, value: Any, sources: list, saved: list, saved_at: dict,
@@ -174,7 +177,7 @@ class _Replay:
         """(index in saved, view or None) of a kept array."""
         found = next((p for p, (_, array) in enumerate(sources) if value is array), None)
         view = None  # the input or the output itself: the usual case
-        if found is None:  # else a view of one of them, or an array of its own
+        if found is None and not owns_memory(value):  # a view of one of them, or its own
             for position, (_, array) in enumerate(sources):
                 view = view_of(value, array) if is_array(array) else None
                 if view is not None:
@@ -196,39 +199,59 @@ class _Replay:
 
     def __call__(self, *arrays: Any) -> tuple[Any, ...]:
         n = len(self.constants)
-        constants, g, floats = arrays[:n], arrays[n], arrays[n + 1:]
+        g = arrays[n]
+        if self.direct is not None and not isinstance(g, ta.Tracer):
+            grads = self._call_direct(arrays, g)
+            if grads is not None:
+                return grads
+        constants, floats = arrays[:n], arrays[n + 1:]
         kept = [{name: (what if kind == "value" else
                         constants[what] if kind == "constant" else floats[what])
                  for name, (kind, what) in places.items()}
                 for places in self.where]
-        if len(self.records) == 1 and not isinstance(g, ta.Tracer):
-            direct = self._direct(self.records[0], kept[0], g)
-            if direct is not None:
-                return direct
         tape = ta.Tape()
         tape.records.extend(dataclasses.replace(record, kept=k)
                             for record, k in zip(self.records, kept))
         grads = tape.backward_from({self.out_slot: g}, self.slots, release=True)
         return tuple(self._zeros(i, g) if grad is None else grad for i, grad in enumerate(grads))
 
-    def _direct(self, record: Any, kept: dict[str, Any], g: Any) -> tuple[Any, ...] | None:
-        """The one record's VJP rules called as Tape.backward calls them, where each traced
-        input is one of ours and each rule's result has its shape and dtype already (so
-        the tape's unbroadcast has nothing to do); None where that is not so."""
+    def _plan_direct(self) -> list | None:
+        """How to call the one record's VJP rules as Tape.backward calls them, worked out once
+        at forward time: per traced input, (rule, where each kept array is in the replay's
+        arguments, the rule's parameters, the cotangent's shape and dtype). None where the
+        tape must walk (several records, a variadic op, inputs not in the order traced)."""
+        if len(self.records) != 1:
+            return None
+        record, places = self.records[0], self.where[0]
         op = record.op
         if op.variadic or [slot for _, slot, _, _ in record.inputs] != self.slots:
             return None
+        n = len(self.constants)
+        plan = []
+        for position, _, shape, dtype in record.inputs:
+            index = op.rule(position)
+            rule = op.vjps[index]
+            if rule is None:
+                return None
+            wanted = op.params_by_rule[index]
+            params = (record.params if wanted is None else
+                      {k: record.params[k] for k in wanted if k in record.params})
+            arguments = []
+            for name in op.kept_by_rule[index]:
+                kind, what = places[name]
+                arguments.append((True, what) if kind == "value" else
+                                 (False, what if kind == "constant" else n + 1 + what))
+            plan.append((rule, tuple(arguments), params, shape, dtype))
+        return plan
+
+    def _call_direct(self, arrays: tuple[Any, ...], g: Any) -> tuple[Any, ...] | None:
+        """The plan of `_plan_direct` on the replay's arguments; None where a rule's result
+        has not its input's shape and dtype (the tape's unbroadcast must then run)."""
         grads = []
         with np.errstate(all="ignore"):
-            for position, _, shape, dtype in record.inputs:
-                index = op.rule(position)
-                rule = op.vjps[index]
-                if rule is None:
-                    return None
-                wanted = op.params_by_rule[index]
-                params = (record.params if wanted is None else
-                          {k: record.params[k] for k in wanted if k in record.params})
-                grad = rule(g, *(kept[name] for name in op.kept_by_rule[index]), **params)
+            for rule, arguments, params, shape, dtype in self.direct:
+                grad = rule(g, *[what if is_value else arrays[what]
+                                 for is_value, what in arguments], **params)
                 if getattr(grad, "shape", None) != shape or getattr(grad, "dtype", None) != dtype:
                     return None
                 grads.append(grad)

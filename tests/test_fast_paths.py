@@ -2,8 +2,10 @@
 
 - an untraced call of a mask policy runs the plain forward kernel: the same y, bit for bit, as
   the traced call (which runs the mask-writing kernel);
-- the compiled executor's launch on contiguous arrays (`_launch_contiguous`) gives what the
-  general `prepare` path gives, masks included, at sizes around a mask byte and a thread's share;
+- the compiled executor's launch on contiguous arrays (`_launch_contiguous`), through its C
+  entry (executors/entry.cpp) and through ctypes alike, gives what the general `prepare` path
+  gives, masks included, at sizes around a mask byte and a thread's share; both decline what is
+  not their case, and the general path then says what is wrong;
 - add, subtract, multiply and divide use NumPy's operators on NumPy operands: the same values
   and types as the ufuncs.
 """
@@ -18,7 +20,7 @@ import pytest
 import tinygrad_act as ta
 from tinygrad_act import primitives
 from tinygrad_act.activations import ACTIVATIONS
-from tinygrad_act.executors import EXECUTORS, KERNELS, MASK
+from tinygrad_act.executors import EXECUTORS, KERNELS, MASK, compiled
 from tinygrad_act.executors.kernel_text import prepare
 
 SPECIAL = [0.0, -0.0, 1e-40, -1e-40, 0.3, -0.3, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 6.0, 2.5, -3.7,
@@ -72,8 +74,49 @@ def general_path(k, arrays, params):
     return prepared.result()
 
 
+@pytest.fixture
+def has_compiled():
+    try:
+        EXECUTORS["compiled"].check()
+    except RuntimeError as error:
+        pytest.skip(str(error))
+
+
+@pytest.fixture(params=["entry", "ctypes"])
+def entry(request, has_compiled, monkeypatch):
+    """The compiled launch through the C entry, or through ctypes (the entry switched off)."""
+    if request.param == "entry":
+        if compiled.entry_module() is None:
+            pytest.skip(f"no C entry: {compiled.entry_problem()}")
+    else:
+        monkeypatch.setattr(compiled, "_entry", [None, "switched off by the test"])
+    monkeypatch.setattr(compiled, "_contiguous_plans", {})  # plans made again, with or without
+    return request.param
+
+
+def test_the_c_entry_is_built_where_python_has_its_headers(has_compiled):
+    import sysconfig
+    from pathlib import Path
+
+    if not Path(sysconfig.get_paths()["include"], "Python.h").is_file():
+        pytest.skip("no Python.h here: the compiled backend calls its kernels through ctypes")
+    assert compiled.entry_module() is not None, compiled.entry_problem()
+
+
+def test_the_c_entry_can_be_switched_off(has_compiled, monkeypatch, recwarn):
+    monkeypatch.setenv(compiled.ENTRY_ENV, "ctypes")
+    monkeypatch.setattr(compiled, "_entry", [])
+    monkeypatch.setattr(compiled, "_contiguous_plans", {})
+    assert compiled.entry_module() is None
+    assert compiled.entry_problem() == f"{compiled.ENTRY_ENV}=ctypes"
+    assert not [w for w in recwarn if "C entry" in str(w.message)]  # asked for: no warning
+    x = np.linspace(-2, 2, 9, dtype=np.float32)
+    with ta.backend("compiled"):
+        assert ta.relu(x).tobytes() == np.maximum(x, 0).tobytes()
+
+
 @pytest.mark.parametrize("n", [1, 7, 8, 9, 255, 257, 4097, 70001])
-def test_compiled_contiguous_launch_equals_the_general_path(n, has_compiled):
+def test_compiled_contiguous_launch_equals_the_general_path(n, entry):
     executor = EXECUTORS["compiled"]
     rng = np.random.default_rng(n)
     compared = 0
@@ -98,26 +141,48 @@ def test_compiled_contiguous_launch_equals_the_general_path(n, has_compiled):
     assert compared > 100  # the shortcut took the elementwise kernels
 
 
-@pytest.fixture
-def has_compiled():
-    try:
-        EXECUTORS["compiled"].check()
-    except RuntimeError as error:
-        pytest.skip(str(error))
-
-
-def test_the_shortcut_declines_what_it_does_not_take(has_compiled):
+def test_the_shortcut_declines_what_it_does_not_take(entry):
     executor = EXECUTORS["compiled"]
     k = KERNELS["relu_forward"]
     x = np.arange(-8.0, 8.0, dtype=np.float32)
     assert executor._launch_contiguous(k, (x[::2],), {}) is None  # not contiguous
     assert executor._launch_contiguous(k, (np.float32(1.0),), {}) is None  # a NumPy scalar
     assert executor._launch_contiguous(k, (x.astype(np.int32),), {}) is None  # not a float
+    swapped = x.astype(x.dtype.newbyteorder())
+    assert executor._launch_contiguous(k, (swapped,), {}) is None  # not in native order
+    unaligned = np.frombuffer(b"\0" + x.tobytes(), np.float32, offset=1)
+    assert executor._launch_contiguous(k, (unaligned,), {}) is None  # not aligned
     backward = KERNELS["relu_backward_mask"]
     short_mask = np.zeros(1, np.uint8)  # 16 elements need 2 bytes
     assert executor._launch_contiguous(backward, (x, short_mask), {}) is None
-    with ta.backend("compiled"), pytest.raises(TypeError, match="mask must hold 2"):
-        backward(x, short_mask)
+    two = KERNELS["relu_backward_input"]
+    assert executor._launch_contiguous(two, (x, x[:8]), {}) is None  # shapes differ
+    assert executor._launch_contiguous(two, (x, x.astype(np.float64)), {}) is None  # dtypes
+    assert executor._launch_contiguous(two, (x, x.reshape(4, 4)), {}) is None  # ranks differ
+    with ta.backend("compiled"):
+        with pytest.raises(TypeError, match="mask must hold 2"):
+            backward(x, short_mask)
+        assert k(unaligned).tobytes() == np.maximum(x, 0).tobytes()  # the general path's
+        with pytest.raises(TypeError, match=">f4"):  # which says what it cannot take
+            k(swapped)
+        assert k(np.float32(-1.0)) == 0  # a NumPy scalar, through the general path
+        empty = k(np.zeros((0, 3), np.float32))
+        assert empty.shape == (0, 3) and empty.dtype == np.float32
+        zero_d = k(np.array(-2.5))
+        assert zero_d.shape == () and zero_d == 0
+
+
+def test_a_kernel_checks_its_parameters(entry):
+    x = np.linspace(-1, 1, 5, dtype=np.float32)
+    leaky = KERNELS["leaky_relu_forward"]
+    with ta.backend("compiled"):
+        assert leaky(x, negative_slope=np.float32(0.5))[0] == np.float32(-0.5)
+        with pytest.raises(TypeError, match="negative_slope"):
+            leaky(x)  # missing
+        with pytest.raises(TypeError, match="negative_slope"):
+            leaky(x, slope=0.5)  # another name
+        with pytest.raises((TypeError, ValueError)):
+            leaky(x, negative_slope="half")
 
 
 OPERANDS = [np.float16(1.5), np.float32(3.25), np.float64(-0.7), np.array(2.5, np.float32),

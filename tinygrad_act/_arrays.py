@@ -104,6 +104,8 @@ def foreign_array_error(value: Any) -> TypeError | None:
     both are refused; a torch.Tensor is not a NumPy array (NumPy would copy it, or hand it
     back to PyTorch), so it is refused with the zero-copy way in.
     """
+    if type(value) is np.ndarray:  # the common case, none of those
+        return None
     if isinstance(value, np.ma.MaskedArray):
         return TypeError("numpy.ma masked arrays are not supported (the mask would be "
                          "dropped silently): pass m.filled(value), or m.compressed() for the "

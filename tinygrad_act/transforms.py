@@ -30,6 +30,8 @@ ArgNums = int | Sequence[int]
 
 def _check_float(value: Any, what: str) -> None:
     array = raw(value)
+    if type(array) is np.ndarray and array.dtype in FLOAT_DTYPES:  # the common case
+        return
     error = foreign_array_error(array)
     if error is not None:
         raise TypeError(f"{what}: {error}")
@@ -182,6 +184,9 @@ def _like_input(g: Any, primal: Any) -> Any:
     if isinstance(g, Tracer):
         return g
     value = raw(primal)
+    if (type(g) is np.ndarray and type(primal) is np.ndarray and g.dtype == primal.dtype
+            and g.shape == primal.shape):  # the common case: it has them already
+        return g
     xp = array_namespace(value)
     if g is None:
         g = xp.zeros(shape_of(value), dtype=result_dtype(value))

@@ -24,6 +24,7 @@ import contextvars
 import ctypes
 import functools
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -34,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -429,14 +431,15 @@ class Library:
     checked before every load; `.so.lock` serialises builds of the entry across processes (an
     flock, freed by the kernel when its holder dies); `.so.tmp-*` is a build in progress."""
 
-    def __init__(self, path: Path, sources: list[KernelSource]):
-        self.text = host_source(path, sources)
+    def __init__(self, path: Path, sources: list[KernelSource], *, text: str | None = None,
+                 flags: tuple[str, ...] = FLAGS, suffix: str = ".so"):
+        self.text = host_source(path, sources) if text is None else text
         command = compiler_command()
-        self.command = (*command, *FLAGS)
+        self.command = (*command, *flags)
         self.link = _link_flags(command)
         key = hashlib.sha256("\0".join(["cache 2", self.text, *self.command, *self.link,
                                          _identity(command[0])]).encode())
-        self.path = cache_dir() / f"{path.stem}-{key.hexdigest()[:20]}.so"
+        self.path = cache_dir() / f"{path.stem}-{key.hexdigest()[:20]}{suffix}"
         self._dll: ctypes.CDLL | None = None
         self._lock = threading.Lock()
 
@@ -652,13 +655,67 @@ def plan(source: KernelSource, dtype: np.dtype) -> Plan:
                 ctypes.c_double * max(1, count), count, source.packs_mask, dtype != np.float64)
 
 
+# -- the C entry (entry.cpp): the common call without ctypes -----------------------------------
+
+ENTRY_ENV = "TINYGRAD_ACT_ENTRY"  # "ctypes": never build or use the C entry
+ENTRY_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-fno-strict-aliasing", "-DNDEBUG")
+_entry: list[Any] = []  # [the module or None, why None]
+_entry_lock = threading.Lock()
+
+
+def entry_module() -> Any | None:
+    """The CPython extension of entry.cpp, built on first use and cached like the kernels'
+    libraries (keyed by its text, the compiler, Python's and NumPy's versions); None where it
+    cannot be built or loaded (`entry_problem()` says why; one warning): the kernels are then
+    called through ctypes, a few microseconds more per call."""
+    if not _entry:
+        with _entry_lock:
+            if not _entry:
+                _entry[:] = _load_entry()
+                if _entry[0] is None and os.environ.get(ENTRY_ENV) != "ctypes":
+                    warnings.warn(f"tinygrad_act: the compiled backend's C entry is not "
+                                  f"available ({_entry[1]}); its kernels are called through "
+                                  f"ctypes, a few microseconds more per call (set "
+                                  f"{ENTRY_ENV}=ctypes to say that is intended)", stacklevel=4)
+    return _entry[0]
+
+
+def entry_problem() -> str | None:
+    """Why entry_module() is None (None where it is not)."""
+    entry_module()
+    return _entry[1]
+
+
+def _load_entry() -> list[Any]:
+    if os.environ.get(ENTRY_ENV, "") == "ctypes":
+        return [None, f"{ENTRY_ENV}=ctypes"]
+    include = sysconfig.get_paths().get("include", "")
+    if not Path(include, "Python.h").is_file():
+        return [None, f"Python's C headers are not installed (no Python.h in {include!r})"]
+    source = Path(__file__).with_name("entry.cpp")
+    text = (f"// for Python {platform.python_version()} ({sys.implementation.cache_tag}), "
+            f"NumPy {np.__version__}\n{source.read_text()}")
+    flags = (*ENTRY_FLAGS, f"-I{include}", f"-I{np.get_include()}")
+    try:
+        built = Library(source, [], text=text, flags=flags,
+                        suffix=sysconfig.get_config_var("EXT_SUFFIX") or ".so").build()
+        spec = importlib.util.spec_from_file_location("_tinygrad_act_entry", built)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except (OSError, RuntimeError, ImportError) as error:
+        lines = str(error).splitlines() or [type(error).__name__]
+        return [None, " ".join([lines[0], *[line for line in lines if "error" in line][:1]])]
+    return [module, None]
+
+
 class ContiguousPlan(NamedTuple):
-    """A Plan with what `_launch_contiguous` checks the arrays against."""
+    """A Plan with what `_launch_contiguous` checks the arrays against, and its C entry."""
 
     source: KernelSource
     plan: Plan
     mask_input: int  # the position of the mask among the inputs; -1: none
     mask_outputs: tuple[bool, ...]  # per output: the packed mask?
+    entry: Any  # entry.cpp's plan of the kernel (None: ctypes)
 
 
 # by (kernel name, dtype): looked up on every launch, where hashing a Kernel or a KernelSource
@@ -677,9 +734,15 @@ def contiguous_plan(k: Kernel, dtype: np.dtype) -> ContiguousPlan | None:
     if source.rows or dtype not in SUFFIX or (source.inputs, source.outputs, source.params) != (
             k.inputs, k.outputs, k.params):
         return None
-    fast = ContiguousPlan(source, plan(source, dtype),
-                          k.inputs.index(MASK) if MASK in k.inputs else -1,
-                          tuple(name == MASK for name in k.outputs))
+    p = plan(source, dtype)
+    mask_input = k.inputs.index(MASK) if MASK in k.inputs else -1
+    mask_outputs = tuple(name == MASK for name in k.outputs)
+    module = entry_module()
+    entry = None if module is None else module.plan(
+        ctypes.cast(p.function, ctypes.c_void_p).value, np.dtype(dtype).num, len(k.inputs),
+        len(k.outputs), len(k.params), mask_input,
+        sum(1 << i for i, is_mask in enumerate(mask_outputs) if is_mask), p.packs_mask)
+    fast = ContiguousPlan(source, p, mask_input, mask_outputs, entry)
     _contiguous_plans[(k.name, dtype)] = fast
     return fast
 
@@ -718,10 +781,21 @@ class CompiledExecutor:
             self._run(call)
         return call.result()
 
+    def launch_entry(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        """The C entry's call of kernel k (entry.cpp): its outputs, or None where the arrays
+        are not its case (or there is no entry) and `launch` must run. The first float array
+        is a numpy.ndarray; parameters are converted as float() does."""
+        fast = contiguous_plan(k, arrays[k.float_inputs[0]].dtype)
+        if fast is None or fast.entry is None:
+            return None
+        return fast.entry(*arrays, *[params[name] for name in k.params], num_threads(),
+                          int(fast.plan.flushes and _flush.get()))
+
     def _launch_contiguous(self, k: Kernel, arrays: tuple[Any, ...],
                            params: dict[str, float]) -> Any:
         """`prepare` and `_run` for the common case, in fewer steps (on a small array the
-        steps cost more than the kernel): every array a C-contiguous numpy.ndarray, the float
+        steps cost more than the kernel), in C where the entry is built (entry.cpp), else
+        here with ctypes: every array a C-contiguous, aligned numpy.ndarray, the float
         ones of one shape and one float dtype, a mask input of the right size. None where the
         case is another: the general path then runs, and raises where it must."""
         first = arrays[1] if k.inputs[0] == MASK else arrays[0]
@@ -730,10 +804,13 @@ class CompiledExecutor:
         fast = contiguous_plan(k, first.dtype)
         if fast is None:
             return None
+        if fast.entry is not None:  # the same checks and call in C; None: not this case
+            return fast.entry(*arrays, *[params[name] for name in k.params], num_threads(),
+                              int(fast.plan.flushes and _flush.get()))
         dtype, shape, n = first.dtype, first.shape, first.size
         nbytes = (n + 7) // 8
         for i, a in enumerate(arrays):
-            if type(a) is not np.ndarray or not a.flags.c_contiguous or (
+            if type(a) is not np.ndarray or not (a.flags.c_contiguous and a.flags.aligned) or (
                     (a.dtype != np.uint8 or a.size < nbytes) if i == fast.mask_input
                     else (a.dtype != dtype or a.shape != shape)):
                 return None

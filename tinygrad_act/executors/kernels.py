@@ -45,12 +45,14 @@ class Kernel:
     outputs: tuple[str, ...]
     params: tuple[str, ...]
     reference: Callable[..., Any]
-    # worked out once, read on every launch: the positions of the float inputs
+    # worked out once, read on every launch: the positions of the float inputs, the parameters
     float_inputs: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    param_set: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "float_inputs",
                            tuple(i for i, name in enumerate(self.inputs) if name != MASK))
+        object.__setattr__(self, "param_set", frozenset(self.params))
 
     def __call__(self, *arrays: Any, **params: Any) -> Any:
         return launch(self, *arrays, **params)
@@ -125,13 +127,18 @@ def launch(k: Kernel | str, *arrays: Any, **params: Any) -> Any:
     type and the backend pick."""
     if isinstance(k, str):
         k = KERNELS[k]
-    if len(arrays) != len(k.inputs) or len(params) != len(k.params) or any(
-            p not in params for p in k.params):
+    if len(arrays) != len(k.inputs) or params.keys() != k.param_set:
         raise TypeError(f"kernel {k.name} takes inputs {k.inputs} and parameters {k.params}")
+    name = current_backend()
+    if name == "compiled" and type(arrays[k.float_inputs[0]]) is np.ndarray:
+        # the common call, checked and run in C (None: another case, taken below)
+        result = EXECUTORS[name].launch_entry(k, arrays, params)
+        if result is not None:
+            return result
     # NumPy arrays and scalars, the common case, need no array_namespace
     numpy_only = all(type(a) is np.ndarray or type(a) in FLOAT_SCALAR_TYPES for a in arrays)
     executor = executor_for_name("cupy" if not numpy_only and array_namespace(*arrays) is not np
-                                 else current_backend())
+                                 else name)
     return executor.launch(k, arrays, {p: float(v) for p, v in params.items()})
 
 

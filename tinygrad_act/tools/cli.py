@@ -76,8 +76,9 @@ def build(jobs: int | None) -> int:
         return 2
     for path in sorted(paths):
         print(path)
-    print(f"{len(paths)} kernel files ready in {time.perf_counter() - start:.1f} s",
-          file=sys.stderr)
+    entry = compiled.entry_module()
+    print(f"{len(paths)} kernel files ready in {time.perf_counter() - start:.1f} s; the C entry: "
+          f"{entry.__file__ if entry is not None else compiled.entry_problem()}", file=sys.stderr)
     return 0
 
 

@@ -12,6 +12,7 @@ spent waiting for a core is left out, so the ratios hold under load (wall time i
 `--profile` prints where tinygrad_act.grad spends its time instead (cProfile, top functions).
 
     python bench/overhead.py [--rounds 30] [--calls 200] [--clock wall|cpu] [--profile]
+                             [--backend numpy|compiled]
 """
 
 from __future__ import annotations
@@ -68,7 +69,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--clock", choices=CLOCKS, default="wall")
     parser.add_argument("--profile", action="store_true", help="profile tinygrad_act.grad")
+    parser.add_argument("--backend", choices=["numpy", "compiled"], default="numpy",
+                        help="the executor of the activation's kernels")
     args = parser.parse_args()
+    ta.set_backend(args.backend)
     import torch
 
     x = np.float64(0.3)
@@ -101,8 +105,8 @@ def main() -> None:
     medians = {name: statistics.median(s) for name, s in samples.items()}
     torch_time = medians["torch eager forward+backward"]
     load = " ".join(f"{v:.2f}" for v in load_before)
-    print(f"{N_OPS}-op scalar function, median of {args.rounds} rounds x {args.calls} calls "
-          f"({args.clock} clock), load average {load} before, "
+    print(f"{N_OPS}-op scalar function, {args.backend} backend, median of {args.rounds} rounds "
+          f"x {args.calls} calls ({args.clock} clock), load average {load} before, "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} after")
     for name, us in medians.items():
         print(f"  {name:40s} {us:9.1f} us   {us / torch_time:5.2f}x torch")

@@ -45,6 +45,14 @@ CANCELLING = {
     "tanhshrink_backward_input": lambda g, x: np.abs(g * np.tanh(x)),
 }
 
+# Kernels that multiply a float32 exp by a constant, then by g (elu, celu and selu's backward
+# from x): NumPy's float32 exp is up to ~2.5 ulp off (exp(-1.015625): 2 ulp low) and glibc's
+# vector expf about 1, and both products round, so the two builds can be 5 ulp apart while each
+# is within 3 of the truth (selu_backward_input at x = -1.015625, g = 3: compiled +2, the
+# reference -3). Held to 6 ulp here; tests/test_ulps.py holds each to the truth.
+EXP_PRODUCTS = {"elu_backward_input", "celu_backward_input", "selu_backward_input"}
+EXP_PRODUCT_ULPS = 6
+
 # Kernels whose host build computes float16 and float32 in double and rounds once (gelu: see
 # kernels/gelu.cu; the NumPy reference's float32 path is the same formula, with np.exp): held to
 # the reference evaluated in float64 (fdlibm's formulas) and rounded to the dtype, where
@@ -148,14 +156,14 @@ def ordered(a: np.ndarray) -> np.ndarray:
     return np.where(bits < 0, np.iinfo(a.dtype.str.replace("f", "i")).min - bits, bits)
 
 
-def assert_matches(out, ref, name: str, inputs: dict, scale=None) -> None:
+def assert_matches(out, ref, name: str, inputs: dict, scale=None, ulps_allowed=None) -> None:
     assert type(out) is np.ndarray and out.dtype == ref.dtype and out.shape == ref.shape, name
     if ref.dtype == np.uint8:
         bad = out != ref
     else:
         nan = np.isnan(ref)
         ulps = np.abs(ordered(out) - ordered(ref))
-        bad = (np.isnan(out) != nan) | (~nan & (ulps > ULPS[ref.dtype]))
+        bad = (np.isnan(out) != nan) | (~nan & (ulps > (ulps_allowed or ULPS[ref.dtype])))
         if scale is not None:
             with np.errstate(all="ignore"):
                 error = np.abs(out.astype(np.float64) - ref)
@@ -189,8 +197,26 @@ def test_compiled_kernel_matches_its_reference(host_build, name, data):
     if name in CANCELLING:
         with np.errstate(all="ignore"):
             scale = CANCELLING[name](*(v.astype(np.float64) for v in inputs.values()))
+    allowed = EXP_PRODUCT_ULPS if name in EXP_PRODUCTS and dtype == np.float32 else None
     for output, r, o in zip(k.outputs, ref, out):
-        assert_matches(o, r, f"{name} {output} {np.dtype(dtype).name}", inputs, scale)
+        assert_matches(o, r, f"{name} {output} {np.dtype(dtype).name}", inputs, scale, allowed)
+
+
+@pytest.mark.parametrize("name", sorted(EXP_PRODUCTS))
+def test_an_exp_product_found_5_ulp_apart_is_within_3_of_the_truth(name, host_build):
+    """The case that set EXP_PRODUCT_ULPS (hypothesis found it): each build within 3 ulp of
+    the exact derivative, g alpha' exp(x) for the activation's constants."""
+    x = np.full(8, -1.015625, np.float32)
+    g = np.zeros(8, np.float32)
+    g[0] = 3
+    params = {"alpha": 1.0} if KERNELS[name].params else {}
+    factor = {"selu_backward_input": 1.0507009873554804934 * 1.6732632423543772848}.get(name, 1.0)
+    truth = np.float32(3 * factor * np.exp(np.float64(-1.015625)))
+    ref = launch(name, g, x, **params)[0]
+    with ta.backend("compiled"):
+        out = launch(name, g, x, **params)[0]
+    for value in (ref, out):
+        assert abs(int(ordered(np.array([value]))[0]) - int(ordered(np.array([truth]))[0])) <= 3
 
 
 def test_compiled_kernels_broadcast_and_keep_shapes(host_build):

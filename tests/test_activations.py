@@ -116,8 +116,16 @@ def test_value_gradient_and_second_derivative_match_torch(case, dtype, backend, 
                  extra=extra[1])
     if oracle.double_backward:
         assert ref[2] is not None and same[2] is not None
+        # at a kink the second derivative is one side's, and PyTorch's side can differ from its
+        # own first derivative's (softplus at beta x = threshold: its backward takes the smooth
+        # branch, its double backward the linear one): not compared there
+        off_kinks = np.ones(x.shape, bool)
+        for kink in case.kinks(params):
+            with np.errstate(all="ignore"):
+                off_kinks &= ~(np.abs(x.astype(np.float64) - kink) <= 1e-6 * abs(kink))
         assert_close(second, ref[2], same[2], dtype, f"{case.name}[{policy}] second derivative",
-                     x, second=True, extra=extra[2], checked=oracle.second_checked(x, ref[2]))
+                     x, second=True, extra=extra[2],
+                     checked=oracle.second_checked(x, ref[2]) & off_kinks)
 
 
 @pytest.mark.parametrize("case", case_policies())

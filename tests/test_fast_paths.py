@@ -202,3 +202,51 @@ def test_arithmetic_on_numpy_operands_equals_the_ufunc(name, python_operator):
                 assert type(ours) is type(theirs) and ours.dtype == theirs.dtype, (a, b)
                 assert np.asarray(ours).tobytes() == np.asarray(theirs).tobytes(), (a, b)
     assert isinstance(op(1.0, 0.0 if name != "divide" else 2.0), np.floating)  # not a float
+
+
+ROWS = [("softmax_rows_forward", 1, 1), ("log_softmax_rows_forward", 1, 1),
+        ("softmax_rows_backward", 2, 1), ("log_softmax_rows_backward", 2, 1),
+        ("glu_rows_forward", 1, 0.5), ("glu_rows_backward", 2, 2)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,inputs,out_length", ROWS)
+def test_rows_kernels_through_the_c_entry_equal_ctypes(name, inputs, out_length, dtype,
+                                                       has_compiled, monkeypatch):
+    """launch_rows through the C entry and through ctypes: the same bits, along every axis, on
+    contiguous inputs and on a transposed one (which the entry declines and Python copies)."""
+    if compiled.entry_module() is None:
+        pytest.skip(f"no C entry: {compiled.entry_problem()}")
+    rng = np.random.default_rng(3)
+    for shape, axis in [((3, 4, 10), 2), ((3, 4, 10), 1), ((6, 10), 0), ((10,), 0)]:
+        xs = [(rng.standard_normal(shape) * 4).astype(dtype) for _ in range(inputs)]
+        if name == "glu_rows_backward":  # g is half of x along the axis
+            xs[0] = np.take(xs[0], range(shape[axis] // 2), axis=axis).copy()
+        out_shape = list(shape)
+        out_shape[axis] = int(shape[axis] * out_length)
+        if name == "glu_rows_backward":
+            out_shape[axis] = shape[axis]
+        results = []
+        for entry in (True, False):
+            if not entry:
+                monkeypatch.setattr(compiled, "_entry", [None, "switched off by the test"])
+            out = np.empty(out_shape, dtype)
+            compiled.launch_rows(name, axis, tuple(xs), (out,))
+            results.append(out)
+            monkeypatch.undo()
+        assert results[0].tobytes() == results[1].tobytes(), (name, shape, axis)
+    x = (rng.standard_normal((10, 6)) * 4).astype(dtype)
+    for entry in (True, False):
+        if not entry:
+            monkeypatch.setattr(compiled, "_entry", [None, "switched off by the test"])
+        out = np.empty((6, 10), dtype)
+        if inputs == 1 and name != "glu_rows_forward":
+            compiled.launch_rows(name, 1, (x.T,), (out,))  # not contiguous: copied by Python
+            expected = np.empty((6, 10), dtype)
+            compiled.launch_rows(name, 1, (np.ascontiguousarray(x.T),), (expected,))
+            assert out.tobytes() == expected.tobytes()
+        with pytest.raises(TypeError, match="one float dtype"):
+            compiled.launch_rows(name, 1, tuple(x.T.astype(np.float64 if dtype != np.float64
+                                                           else np.float32)
+                                                for _ in range(inputs)), (out,))
+        monkeypatch.undo()

@@ -69,18 +69,19 @@ def elementwise_ops(name: str, forward: Kernel, backward: dict[str, Op],
     `backward[policy]` is the fused backward op, called as backward(g, kept, **params) where
     kept is x, y or the packed mask. The forward runs the kernel `forward`; the mask policy runs
     `mask_forward`, which writes y and the packed mask in one pass; a call that nothing
-    traces runs `forward` (the same y: the two kernels share its formula, and
-    tests/test_fast_paths.py holds them to the same bits). Each op's forward is a kernel
+    traces runs `forward` straight away, without the op's bookkeeping (for the mask policy the
+    same y: the two kernels share its formula, and tests/test_fast_paths.py holds them to the
+    same bits). Each op's forward is a kernel
     launch, which keeps NumPy's warnings off itself (quiet=True).
     """
     run_forward = lambda xp, x, **params: forward(x, **params)
     ops = {}
     if "input" in backward:
         ops["input"] = Op(name, run_forward, [lambda g, x, **p: backward["input"](g, x, **p)],
-                          quiet=True)
+                          quiet=True, untraced=forward)
     if "output" in backward:
         ops["output"] = Op(name, run_forward, [lambda g, y, **p: backward["output"](g, y, **p)],
-                           quiet=True)
+                           quiet=True, untraced=forward)
     if "mask" in backward:
         def forward_with_mask(xp, x, **params):
             y, mask = mask_forward(x, **params)

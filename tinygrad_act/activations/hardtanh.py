@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,14 @@ _hardtanh_ops = two_valued_ops("hardtanh", _hardtanh_kernels)
 _relu6_ops = two_valued_ops("relu6", _hardtanh_kernels)
 
 
+@functools.lru_cache(maxsize=256)
+def _policies(min_val: float, max_val: float, dtype: Any) -> tuple[str, ...]:
+    """hardtanh's policies for its bounds and dtype (a call's bounds repeat: worked out once)."""
+    exact_bounds = all(rounded(v, dtype) == compute_dtype(dtype).type(v)
+                       for v in (min_val, max_val))
+    return ("mask", "output", "input") if exact_bounds else ("mask", "input")
+
+
 @activation(policies=("mask", "output", "input"),
             example={"min_val": -2.0, "max_val": 0.5})
 def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False, *,
@@ -41,11 +50,8 @@ def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: b
     """
     check_param("hardtanh", "min_val", min_val, not min_val > max_val,
                 f"it must not be greater than max_val={max_val!r}")
-    dtype = input_dtype(input)
-    exact_bounds = all(rounded(v, dtype) == compute_dtype(dtype).type(v)
-                       for v in (min_val, max_val))
-    supported = ("mask", "output", "input") if exact_bounds else ("mask", "input")
-    policy = choose_policy("hardtanh", save, supported, "mask")
+    policy = choose_policy("hardtanh", save, _policies(min_val, max_val, input_dtype(input)),
+                           "mask")
     return _hardtanh_ops[policy](input, min_val=min_val, max_val=max_val)
 
 

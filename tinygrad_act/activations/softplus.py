@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,13 @@ _softplus_ops = elementwise_ops("softplus", softplus_forward, {
     "input": softplus_backward_input_op, "output": softplus_backward_output_op})
 
 
+@functools.lru_cache(maxsize=256)
+def _policies(threshold: float, dtype: Any) -> tuple[str, ...]:
+    """softplus's policies for its threshold and dtype (see below; worked out once)."""
+    exact_from_output = np.exp(-threshold) <= np.finfo(dtype).eps / 2
+    return ("output", "input") if exact_from_output else ("input",)
+
+
 @activation(policies=("output", "input"),
             example={"beta": 2.0, "threshold": 10.0})
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0, *,
@@ -76,7 +84,6 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0, *,
     36.7 for float64), so float64 with the default threshold keeps the input.
     """
     check_param("softplus", "beta", beta, beta != 0, "it must be nonzero")
-    exact_from_output = np.exp(-threshold) <= np.finfo(result_dtype(raw(input))).eps / 2
-    supported = ("output", "input") if exact_from_output else ("input",)
+    supported = _policies(threshold, result_dtype(raw(input)))
     policy = choose_policy("softplus", save, supported, supported[0])
     return _softplus_ops[policy](input, beta=beta, threshold=threshold)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from . import _numerics as num
@@ -22,6 +23,13 @@ _threshold_kernels = two_valued(
 _threshold_ops = two_valued_ops("threshold", _threshold_kernels)
 
 
+@functools.lru_cache(maxsize=256)
+def _policies(threshold: float, value: float, dtype: Any) -> tuple[str, ...]:
+    """threshold's policies for its parameters and dtype (see below; worked out once)."""
+    from_output = rounded(value, dtype) <= compute_dtype(dtype).type(threshold)
+    return ("mask", "output", "input") if from_output else ("mask", "input")
+
+
 @activation(policies=("mask", "output", "input"),
             example={"threshold": 0.5, "value": -1.0})
 def threshold(input: Any, threshold: float, value: float, inplace: bool = False, *,
@@ -35,7 +43,5 @@ def threshold(input: Any, threshold: float, value: float, inplace: bool = False,
     "input" keeps x (what PyTorch keeps). `inplace` is accepted; arrays are never modified.
     """
     dtype = input_dtype(input)
-    from_output = rounded(value, dtype) <= compute_dtype(dtype).type(threshold)
-    supported = ("mask", "output", "input") if from_output else ("mask", "input")
-    policy = choose_policy("threshold", save, supported, "mask")
+    policy = choose_policy("threshold", save, _policies(threshold, value, dtype), "mask")
     return _threshold_ops[policy](input, threshold=threshold, value=value)

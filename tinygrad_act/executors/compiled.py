@@ -788,8 +788,11 @@ class CompiledExecutor:
         fast = contiguous_plan(k, arrays[k.float_inputs[0]].dtype)
         if fast is None or fast.entry is None:
             return None
-        return fast.entry(*arrays, *[params[name] for name in k.params], num_threads(),
-                          int(fast.plan.flushes and _flush.get()))
+        flush = int(fast.plan.flushes and _flush.get())
+        if k.params:
+            return fast.entry(*arrays, *[params[name] for name in k.params], num_threads(),
+                              flush)
+        return fast.entry(*arrays, num_threads(), flush)
 
     def _launch_contiguous(self, k: Kernel, arrays: tuple[Any, ...],
                            params: dict[str, float]) -> Any:
@@ -853,6 +856,19 @@ class CompiledExecutor:
                    int(p.flushes and _flush.get()))
 
 
+def _rows_address(source: KernelSource, dtype: np.dtype) -> int:
+    """The address of a rows kernel's function, for the C entry (looked up by name and dtype:
+    hashing a KernelSource costs a microsecond; changed text is a new source)."""
+    known = _rows_addresses.get((source.name, dtype))
+    if known is None or known[0] is not source:
+        known = source, ctypes.cast(kernel_function(source, dtype), ctypes.c_void_p).value
+        _rows_addresses[(source.name, dtype)] = known
+    return known[1]
+
+
+_rows_addresses: dict[tuple[str, np.dtype], tuple[KernelSource, int]] = {}
+
+
 def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
                 outputs: tuple[np.ndarray, ...], **params: float) -> None:
     """Run the `// rows:` kernel `name` on every row along `axis` of NumPy arrays, writing into
@@ -864,6 +880,13 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
             len(outputs) != len(source.outputs)) or set(params) != set(source.params):
         raise TypeError(f"{name} is not a rows kernel taking {len(inputs)} inputs, "
                         f"{len(outputs)} outputs and parameters {sorted(params)}")
+    module = entry_module()
+    first = inputs[0] if inputs else None
+    if module is not None and type(first) is np.ndarray and first.dtype in SUFFIX and (
+            module.rows(_rows_address(source, first.dtype), axis, tuple(inputs), tuple(outputs),
+                        tuple([params[p] for p in source.params]), num_threads(),
+                        int(_flush.get() and first.dtype != np.float64))):
+        return  # the common case, checked and run in C (entry.cpp)
     inputs = tuple(np.ascontiguousarray(a) for a in inputs)
     arrays = [*inputs, *outputs]
     dtype = arrays[0].dtype

@@ -18,6 +18,7 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -105,6 +106,73 @@ PyObject* call(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* k
     return tuple;
 }
 
+// rows(address, axis, inputs, outputs, params, threads, ftz): a `// rows:` kernel (softmax,
+// log_softmax, glu; compiled.py: launch_rows) on every row along `axis`, writing into the
+// outputs: True, or False where the arrays are not its case (every one a C-contiguous, aligned,
+// native-order numpy.ndarray of one float dtype, one rank and one shape but along `axis`); then
+// Python copies or says what is wrong. The kernel: void(void* const* arrays, const double*
+// params, long long rows, const long long* lengths, long long inner, long long grain,
+// int threads, int ftz).
+typedef void (*RowsKernel)(void* const*, const double*, long long, const long long*, long long,
+                           long long, int, int);
+
+PyObject* rows(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 7 || !PyTuple_Check(args[2]) || !PyTuple_Check(args[3]) ||
+        !PyTuple_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "rows(address, axis, inputs, outputs, params, "
+                        "threads, ftz): the arrays and parameters as tuples");
+        return nullptr;
+    }
+    const unsigned long long address = PyLong_AsUnsignedLongLong(args[0]);
+    const long axis = PyLong_AsLong(args[1]);
+    const long threads = PyLong_AsLong(args[5]), ftz = PyLong_AsLong(args[6]);
+    if (PyErr_Occurred()) return nullptr;
+    const Py_ssize_t inputs = PyTuple_GET_SIZE(args[2]), outputs = PyTuple_GET_SIZE(args[3]);
+    const Py_ssize_t params = PyTuple_GET_SIZE(args[4]);
+    if (address == 0 || inputs < 1 || inputs + outputs > MOST || params > MOST) {
+        PyErr_SetString(PyExc_ValueError, "rows: a kernel's address, at least one input, at "
+                        "most 16 arrays and 16 parameters");
+        return nullptr;
+    }
+    PyArrayObject* first = reinterpret_cast<PyArrayObject*>(PyTuple_GET_ITEM(args[2], 0));
+    if (!usable(reinterpret_cast<PyObject*>(first))) Py_RETURN_FALSE;
+    const int typenum = PyArray_TYPE(first), ndim = PyArray_NDIM(first);
+    if ((typenum != NPY_HALF && typenum != NPY_FLOAT && typenum != NPY_DOUBLE) || axis < 0 ||
+        axis >= ndim)
+        Py_RETURN_FALSE;
+    const npy_intp* dims = PyArray_DIMS(first);
+    void* pointers[MOST];
+    long long lengths[MOST];
+    for (Py_ssize_t k = 0; k < inputs + outputs; ++k) {
+        PyObject* item = k < inputs ? PyTuple_GET_ITEM(args[2], k)
+                                    : PyTuple_GET_ITEM(args[3], k - inputs);
+        if (!usable(item)) Py_RETURN_FALSE;
+        PyArrayObject* a = reinterpret_cast<PyArrayObject*>(item);
+        if (PyArray_TYPE(a) != typenum || PyArray_NDIM(a) != ndim) Py_RETURN_FALSE;
+        if (k >= inputs && !PyArray_ISWRITEABLE(a)) Py_RETURN_FALSE;
+        for (int d = 0; d < ndim; ++d)
+            if (d != axis && PyArray_DIMS(a)[d] != dims[d]) Py_RETURN_FALSE;
+        pointers[k] = PyArray_DATA(a);
+        lengths[k] = PyArray_DIMS(a)[axis];
+    }
+    double values[MOST] = {0};
+    for (Py_ssize_t k = 0; k < params; ++k) {
+        values[k] = PyFloat_AsDouble(PyTuple_GET_ITEM(args[4], k));
+        if (values[k] == -1.0 && PyErr_Occurred()) return nullptr;
+    }
+    long long inner = 1, outer = 1;
+    for (int d = axis + 1; d < ndim; ++d) inner *= dims[d];
+    for (int d = 0; d < axis; ++d) outer *= dims[d];
+    const long long count = outer * inner, length = dims[axis];
+    if (count == 0 || length == 0) Py_RETURN_TRUE;
+    const long long grain = std::max<long long>(1, (1 << 15) / std::max<long long>(1, length));
+    const RowsKernel kernel = reinterpret_cast<RowsKernel>(static_cast<uintptr_t>(address));
+    Py_BEGIN_ALLOW_THREADS
+    kernel(pointers, values, count, lengths, inner, grain, int(threads), int(ftz));
+    Py_END_ALLOW_THREADS
+    Py_RETURN_TRUE;
+}
+
 PyTypeObject PlanType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 PyObject* make_plan(PyObject*, PyObject* args) {
@@ -137,6 +205,9 @@ PyObject* make_plan(PyObject*, PyObject* args) {
 PyMethodDef methods[] = {
     {"plan", make_plan, METH_VARARGS, "plan(address, typenum, inputs, outputs, params, "
      "mask_input, mask_outputs, packs_mask): a callable kernel plan"},
+    {"rows", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(rows)),
+     METH_FASTCALL, "rows(address, axis, inputs, outputs, params, threads, ftz): a rows "
+     "kernel on every row along axis; False where the arrays are not its case"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tinygrad_act_entry", nullptr, -1, methods};

@@ -130,11 +130,15 @@ def launch(k: Kernel | str, *arrays: Any, **params: Any) -> Any:
     if len(arrays) != len(k.inputs) or params.keys() != k.param_set:
         raise TypeError(f"kernel {k.name} takes inputs {k.inputs} and parameters {k.params}")
     name = current_backend()
-    if name == "compiled" and type(arrays[k.float_inputs[0]]) is np.ndarray:
-        # the common call, checked and run in C (None: another case, taken below)
-        result = EXECUTORS[name].launch_entry(k, arrays, params)
-        if result is not None:
-            return result
+    if name == "compiled":
+        if type(arrays[k.float_inputs[0]]) in FLOAT_SCALAR_TYPES:  # the tape's NumPy scalars:
+            arrays = tuple(np.asarray(a) if type(a) in FLOAT_SCALAR_TYPES else a  # 0-d arrays,
+                           for a in arrays)  # as the general path makes them
+        if type(arrays[k.float_inputs[0]]) is np.ndarray:
+            # the common call, checked and run in C (None: another case, taken below)
+            result = EXECUTORS[name].launch_entry(k, arrays, params)
+            if result is not None:
+                return result
     # NumPy arrays and scalars, the common case, need no array_namespace
     numpy_only = all(type(a) is np.ndarray or type(a) in FLOAT_SCALAR_TYPES for a in arrays)
     executor = executor_for_name("cupy" if not numpy_only and array_namespace(*arrays) is not np

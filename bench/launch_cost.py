@@ -2,8 +2,9 @@
 
 On 2^8 elements a kernel's work is tens of nanoseconds; everything else is the cost of the call.
 This times (timeit, best of --repeat) each layer of `ta.relu(x)` and of a training step on the
-compiled backend, from the user's call down to the bare ctypes call, and PyTorch's forward and
-step beside them, so that docs/performance.md can say what each layer costs.
+compiled backend, from the user's call down to the C entry's call (and the parts of the ctypes
+path it replaced, still the fallback), and PyTorch's forward and step beside them, so that
+docs/performance.md can say what each layer costs.
 
     python bench/launch_cost.py [--log2n 8] [--dtype float32] [--calls 20000] [--repeat 5]
 """
@@ -53,10 +54,13 @@ def main() -> None:
          lambda: _relu_ops["mask"](x)),
         ("the kernel object: launch (backend choice, checks)", lambda: forward(x)),
         ("executor.launch (compiled)", lambda: executor.launch(forward, (x,), {})),
-        ("  of which: the output array (np.empty)", lambda: np.empty(x.shape, x.dtype)),
-        ("  of which: the pointer array (two addresses)",
+        ("  of which: the C entry's call (checks, output, kernel: entry.cpp)",
+         (lambda: fast.entry(x, 2, 1)) if fast.entry is not None else None),
+        ("the ctypes path (the fallback without the C entry), its parts:", None),
+        ("  the output array (np.empty)", lambda: np.empty(x.shape, x.dtype)),
+        ("  the pointer array (two addresses)",
          lambda: fast.plan.pointers(compiled._address(x), compiled._address(out))),
-        ("  of which: the bare ctypes call (kernel included)",
+        ("  the bare ctypes call (kernel included)",
          lambda: fast.plan.function(pointers, params, n, n, 2, 1)),
         ("torch.relu(x)", lambda: torch.relu(xt)),
         ("step: ta.vjp(ta.relu, x)[1](g)", lambda: ta.vjp(ta.relu, x)[1](g)),
@@ -67,6 +71,9 @@ def main() -> None:
           f"{args.repeat} x {args.calls} calls (timeit)")
     print("| layer | us per call |\n|---|---|")
     for label, fn in rows:
+        if fn is None:
+            print(f"| {label} | |")
+            continue
         calls = args.calls // 4 if label.startswith("step") else args.calls
         print(f"| {label} | {seconds(fn, calls) * 1e6:.2f} |")
 

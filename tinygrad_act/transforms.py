@@ -86,6 +86,8 @@ def _map(fn: Callable, tree: Any) -> Any:
 
 def _leaves(tree: Any, path: str = "") -> list[tuple[str, Any]]:
     """(path, leaf) for each leaf of tree, in the order `_map` visits them."""
+    if isinstance(tree, Tracer | np.ndarray):  # the common case: one array
+        return [(path, tree)]
     if isinstance(tree, tuple | list | dict):
         keys = tree if isinstance(tree, dict) else range(len(tree))
         return [leaf for key in keys for leaf in _leaves(tree[key], f"{path}[{key!r}]")]
@@ -94,6 +96,8 @@ def _leaves(tree: Any, path: str = "") -> list[tuple[str, Any]]:
 
 def _lower(tree: Any, tape: Tape) -> Any:
     """tree with each tracer of `tape` replaced by its value (aux must not hold the tape)."""
+    if type(tree) is Tracer:  # the common case: one array
+        return tree.value if tree.tape is tape else tree
     return _map(lambda leaf: leaf.value if isinstance(leaf, Tracer) and leaf.tape is tape
                 else leaf, tree)
 
@@ -115,6 +119,9 @@ def _describe(tree: Any) -> str:
 
 def _cotangent_leaves(cotangent: Any, out: Any) -> list[Any]:
     """The leaves of `cotangent`, checked to have the structure and shapes of f's output."""
+    if (type(cotangent) is np.ndarray and type(out) is np.ndarray and cotangent.shape == out.shape
+            and cotangent.dtype == out.dtype):  # the common case: nothing to convert or say
+        return [cotangent]
     leaves = []
 
     def walk(c: Any, y: Any, path: str) -> None:

@@ -103,7 +103,7 @@ def backward_op(name: str, backward: Kernel, vjp_kept: Callable | None) -> Op:
     op = Op(name, forward, [
         lambda gg, kept, **p: op(gg, kept, **p),
         None if vjp_kept is None else (lambda gg, g, kept, **p: vjp_kept(gg, g, kept, **p))],
-        quiet=True)
+        quiet=True, untraced=backward)
     return op
 
 

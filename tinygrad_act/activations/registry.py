@@ -61,6 +61,8 @@ def float_input(activation: str, input: Any) -> Any:
 def check_number(activation: str, name: str, value: Any) -> None:
     """A scalar parameter must be a real number, not NaN: a string, an array or None is a
     TypeError (NumPy would take '2' as 2.0 here, or fail deep inside a kernel)."""
+    if type(value) is float and value == value:  # the common case: a Python float, not NaN
+        return
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{activation}: {name} must be a real number, got {value!r} "
                         f"({type(value).__name__})")

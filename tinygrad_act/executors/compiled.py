@@ -789,10 +789,12 @@ class CompiledExecutor:
         if fast is None or fast.entry is None:
             return None
         flush = int(fast.plan.flushes and _flush.get())
-        if k.params:
-            return fast.entry(*arrays, *[params[name] for name in k.params], num_threads(),
-                              flush)
-        return fast.entry(*arrays, num_threads(), flush)
+        names = k.params
+        if not names:
+            return fast.entry(*arrays, num_threads(), flush)
+        if len(names) == 1:
+            return fast.entry(*arrays, params[names[0]], num_threads(), flush)
+        return fast.entry(*arrays, *[params[name] for name in names], num_threads(), flush)
 
     def _launch_contiguous(self, k: Kernel, arrays: tuple[Any, ...],
                            params: dict[str, float]) -> Any:

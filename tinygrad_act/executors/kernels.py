@@ -55,7 +55,26 @@ class Kernel:
         object.__setattr__(self, "param_set", frozenset(self.params))
 
     def __call__(self, *arrays: Any, **params: Any) -> Any:
-        return launch(self, *arrays, **params)
+        """Launch the kernel on raw arrays with the executor their array type and the backend
+        pick (the body of `launch`, here to save a call on every kernel launch)."""
+        if len(arrays) != len(self.inputs) or params.keys() != self.param_set:
+            raise TypeError(f"kernel {self.name} takes inputs {self.inputs} and parameters "
+                            f"{self.params}")
+        name = current_backend()
+        if name == "compiled":
+            if type(arrays[self.float_inputs[0]]) in FLOAT_SCALAR_TYPES:  # the tape's NumPy
+                arrays = tuple(np.asarray(a) if type(a) in FLOAT_SCALAR_TYPES else a  # scalars:
+                               for a in arrays)  # 0-d arrays, as the general path makes them
+            if type(arrays[self.float_inputs[0]]) is np.ndarray:
+                # the common call, checked and run in C (None: another case, taken below)
+                result = EXECUTORS[name].launch_entry(self, arrays, params)
+                if result is not None:
+                    return result
+        # NumPy arrays and scalars, the common case, need no array_namespace
+        numpy_only = all(type(a) is np.ndarray or type(a) in FLOAT_SCALAR_TYPES for a in arrays)
+        executor = executor_for_name("cupy" if not numpy_only and array_namespace(*arrays)
+                                     is not np else name)
+        return executor.launch(self, arrays, {p: float(v) for p, v in params.items()})
 
 
 KERNELS: dict[str, Kernel] = {}
@@ -124,26 +143,8 @@ def executor_for_name(name: str) -> Any:
 
 def launch(k: Kernel | str, *arrays: Any, **params: Any) -> Any:
     """Run kernel k (or the kernel of that name) on raw arrays with the executor their array
-    type and the backend pick."""
-    if isinstance(k, str):
-        k = KERNELS[k]
-    if len(arrays) != len(k.inputs) or params.keys() != k.param_set:
-        raise TypeError(f"kernel {k.name} takes inputs {k.inputs} and parameters {k.params}")
-    name = current_backend()
-    if name == "compiled":
-        if type(arrays[k.float_inputs[0]]) in FLOAT_SCALAR_TYPES:  # the tape's NumPy scalars:
-            arrays = tuple(np.asarray(a) if type(a) in FLOAT_SCALAR_TYPES else a  # 0-d arrays,
-                           for a in arrays)  # as the general path makes them
-        if type(arrays[k.float_inputs[0]]) is np.ndarray:
-            # the common call, checked and run in C (None: another case, taken below)
-            result = EXECUTORS[name].launch_entry(k, arrays, params)
-            if result is not None:
-                return result
-    # NumPy arrays and scalars, the common case, need no array_namespace
-    numpy_only = all(type(a) is np.ndarray or type(a) in FLOAT_SCALAR_TYPES for a in arrays)
-    executor = executor_for_name("cupy" if not numpy_only and array_namespace(*arrays) is not np
-                                 else name)
-    return executor.launch(k, arrays, {p: float(v) for p, v in params.items()})
+    type and the backend pick (Kernel.__call__)."""
+    return (KERNELS[k] if isinstance(k, str) else k)(*arrays, **params)
 
 
 def float_dtype(k: Kernel, arrays: tuple[Any, ...]) -> np.dtype:

@@ -250,3 +250,29 @@ def test_rows_kernels_through_the_c_entry_equal_ctypes(name, inputs, out_length,
                                                            else np.float32)
                                                 for _ in range(inputs)), (out,))
         monkeypatch.undo()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,weight_shape", [((7,), ()), ((256,), ()), ((4, 3, 5), (3, 1)),
+                                                ((2, 3, 2**15 + 3), (3, 1))])
+def test_a_broadcast_weight_through_the_entry_equals_the_general_path(shape, weight_shape,
+                                                                      dtype, entry):
+    """prelu's kernels with a weight of one element or one per channel: small arrays expand it
+    for the C entry (compiled._expanded), larger ones take the general path's blocks; the same
+    bits either way."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w = rng.uniform(-0.5, 0.5, weight_shape).astype(dtype)
+    mask = np.packbits(x.reshape(-1) > 0, bitorder="little")
+    for name, arrays in [("prelu_forward", (x, w)), ("prelu_forward_mask", (x, w)),
+                         ("prelu_backward_input", (g, x, w)),
+                         ("prelu_backward_mask", (g, mask, w))]:
+        k = KERNELS[name]
+        with ta.backend("compiled"):
+            fast = k(*arrays)
+        slow = general_path(k, arrays, {})
+        fast, slow = (fast, slow) if isinstance(fast, tuple) else ((fast,), (slow,))
+        for a, b in zip(fast, slow):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            assert a.tobytes() == b.tobytes(), (name, shape, np.dtype(dtype).name)

@@ -747,6 +747,28 @@ def contiguous_plan(k: Kernel, dtype: np.dtype) -> ContiguousPlan | None:
     return fast
 
 
+# a broadcast float input (prelu's one weight) on arrays of at most this many elements is
+# expanded to the full shape for the C entry; above, the general path's blocks do it a block at
+# a time (the same values: the same kernel on the same elements)
+SMALL_BROADCAST = 1 << 16
+
+
+def _expanded(k: Kernel, arrays: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """arrays with each float input broadcast to their common shape, where that is small and
+    every float input is a numpy.ndarray of one float dtype; else None."""
+    floats = [arrays[i] for i in k.float_inputs]
+    if any(type(a) is not np.ndarray or a.dtype != floats[0].dtype for a in floats):
+        return None
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in floats))
+    except ValueError:
+        return None
+    if math.prod(shape) > SMALL_BROADCAST or all(a.shape == shape for a in floats):
+        return None
+    return tuple(np.ascontiguousarray(np.broadcast_to(a, shape)) if i in k.float_inputs
+                 and a.shape != shape else a for i, a in enumerate(arrays))
+
+
 def _address(a: np.ndarray) -> int:
     """The address of an array's data: through the buffer protocol where that can give it
     (writable and C-contiguous, ~0.4 us), else __array_interface__ (~1.5 us; a.ctypes is
@@ -791,10 +813,17 @@ class CompiledExecutor:
         flush = int(fast.plan.flushes and _flush.get())
         names = k.params
         if not names:
-            return fast.entry(*arrays, num_threads(), flush)
-        if len(names) == 1:
-            return fast.entry(*arrays, params[names[0]], num_threads(), flush)
-        return fast.entry(*arrays, *[params[name] for name in names], num_threads(), flush)
+            values: tuple = ()
+        elif len(names) == 1:
+            values = (params[names[0]],)
+        else:
+            values = tuple([params[name] for name in names])
+        result = fast.entry(*arrays, *values, num_threads(), flush)
+        if result is None and len(k.float_inputs) > 1:
+            expanded = _expanded(k, arrays)
+            if expanded is not None:
+                return fast.entry(*expanded, *values, num_threads(), flush)
+        return result
 
     def _launch_contiguous(self, k: Kernel, arrays: tuple[Any, ...],
                            params: dict[str, float]) -> Any:

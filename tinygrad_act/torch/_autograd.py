@@ -55,7 +55,7 @@ def run(call: Callable[..., Any], tensors: Sequence[torch.Tensor]) -> torch.Tens
     backend_name = current_backend()
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return _Activation.apply(call, backend_name, *tensors)
-    with running_on(tensors[0].device, backend_name):
+    with running_on(tensors[0], backend_name):
         arrays = [to_array(t) for t in tensors]
         return fresh_tensor(call(*arrays), arrays)  # raw arrays: no tape, nothing kept
 
@@ -66,9 +66,8 @@ class _Activation(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, call: Callable[..., Any], backend_name: str,
                 *tensors: torch.Tensor) -> torch.Tensor:
-        device = tensors[0].device
         traced = [i for i, t in enumerate(tensors) if t.requires_grad]
-        with running_on(device, backend_name):
+        with running_on(tensors[0], backend_name):
             arrays = [to_array(t) for t in tensors]
             tape = ta.Tape()
             args = list(arrays)
@@ -78,7 +77,7 @@ class _Activation(torch.autograd.Function):
             recorded = isinstance(out, ta.Tracer) and out.tape is tape
             y = out.value if recorded else out
             y_tensor = fresh_tensor(y, arrays)
-            replay = _Replay(backend_name, device, len(tensors), traced, tensors,
+            replay = _Replay(backend_name, tensors[0].device, len(tensors), traced, tensors,
                              [args[i].slot for i in traced], out.slot if recorded else None)
             saved: list[torch.Tensor] = []
             if recorded:
@@ -110,7 +109,7 @@ class _Activation(torch.autograd.Function):
             results = _Lifted.apply(replay, len(constants), replay.backend, *constants, g,
                                     *floats)
         else:
-            with running_on(replay.device, replay.backend):
+            with running_on(g, replay.backend):
                 arrays = [to_array(t) for t in (*constants, g, *floats)]
                 results = [fresh_tensor(o, arrays) for o in replay(*arrays)]
         for i, result in zip(replay.traced, results):
@@ -136,7 +135,7 @@ class _Replay:
                  out_slot: int | None):
         self.backend, self.device, self.n_tensors = backend_name, device, n_tensors
         self.traced, self.slots, self.out_slot = traced, slots, out_slot
-        self.inputs = [(tuple(tensors[i].shape), DTYPES[tensors[i].dtype]) for i in traced]
+        self.inputs = [(tensors[i].shape, tensors[i].dtype) for i in traced]  # for _zeros
         self.records: list = []
         self.where: list[dict[str, tuple[str, Any]]] = []  # per record: name -> (kind, what)
         self.constants: list[tuple[int, Any]] = []  # (saved index, view) of each constant
@@ -190,7 +189,7 @@ class _Replay:
             # an intermediate float array (not an extra) would need its own derivative in
             # double backward, which only the tape it came from has
             self.fresh_float = self.fresh_float or (value.dtype.kind == "f" and not extra)
-            saved.append(to_tensor(value))
+            saved.append(torch.from_numpy(value) if owns_memory(value) else to_tensor(value))
             return len(saved) - 1, None
         if found not in saved_at:
             saved_at[found] = len(saved)
@@ -259,7 +258,7 @@ class _Replay:
 
     def _zeros(self, i: int, g: Any) -> Any:
         """The cotangent of an input the output does not depend on."""
-        shape, dtype = self.inputs[i]
+        shape, dtype = tuple(self.inputs[i][0]), DTYPES[self.inputs[i][1]]
         while isinstance(g, ta.Tracer):
             g = g.value
         xp = np if isinstance(g, np.ndarray) else cupy()

@@ -48,7 +48,7 @@ def cupy() -> Any:
 
 def to_array(t: torch.Tensor) -> Any:
     """A NumPy (CPU) or CuPy (CUDA) view of a tensor's memory; no copy."""
-    if t.device.type == "cpu":
+    if not t.is_cuda:  # check_tensor let in CPU and CUDA tensors only
         return t.detach().numpy()
     return cupy().from_dlpack(t.detach())
 
@@ -119,9 +119,15 @@ def fresh_tensor(a: Any, inputs: Sequence[Any]) -> torch.Tensor:
 _NOTHING = contextlib.nullcontext()
 
 
-def running_on(device: torch.device, backend_name: str) -> contextlib.AbstractContextManager:
-    """Where the kernels run: the chosen CPU backend, or CuPy on `device` and PyTorch's current
-    stream there (so the kernels are ordered with PyTorch's own work, no synchronisation)."""
+def running_on(device: torch.device | torch.Tensor,
+               backend_name: str) -> contextlib.AbstractContextManager:
+    """Where the kernels run: the chosen CPU backend, or CuPy on `device` (or a tensor's) and
+    PyTorch's current stream there (so the kernels are ordered with PyTorch's own work, no
+    synchronisation)."""
+    if isinstance(device, torch.Tensor):
+        if not device.is_cuda:  # without making a torch.device: a microsecond a call here
+            return _NOTHING if current_backend() == backend_name else backend(backend_name)
+        device = device.device
     if device.type != "cuda":
         return _NOTHING if current_backend() == backend_name else backend(backend_name)
     return _on_cuda(device)

@@ -1,13 +1,20 @@
 // glu: y = a sigmoid(b), PyTorch's formula a * (1 / (1 + exp(-b))). Mirrors
 // activations/softmax.py.
 
-__device__ __forceinline__ C ta_glu(C a, C b) { return a * (1 / (1 + exp(-b))); }
+// sigmoid(b) > 0 for every finite b, so an infinite a gives an infinite y, and an infinite db
+// where g is not 0, even where the sigmoid underflows (b < -103 in float32, where PyTorch's
+// formula gives inf * 0 = NaN) (activations/glu.py)
+__device__ __forceinline__ C ta_glu(C a, C b) {
+    const C y = a * (1 / (1 + exp(-b)));
+    return isinf(a) && isfinite(b) ? a : y;
+}
 
 __device__ __forceinline__ void ta_glu_backward(C g, C a, C b, C& da, C& db) {
     const C s = 1 / (1 + exp(-b));
     da = s * g;
     // 1 - s as sigmoid(-b): exact where s rounds to 1 (activations/glu.py says why)
-    db = 1 / (1 + exp(b)) * s * a * g;
+    const C product = 1 / (1 + exp(b)) * s * a * g;
+    db = isinf(a) && isfinite(b) ? a * g : product;
 }
 
 // kernel: glu_forward

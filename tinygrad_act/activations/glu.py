@@ -20,14 +20,21 @@ from ._policy import (
     choose_policy,
 )
 from .registry import activation
-from .softmax import dim_axis, rows_kernel
+from .softmax import dim_axis, direct, rows_kernel
 
 # -- glu ----------------------------------------------------------------------------------------
 
 
+def _infinite_a(a, b):
+    """Where a is infinite and b finite: sigmoid(b) > 0, so y = a sigmoid(b) is a (and db is
+    a g) even where the sigmoid underflows (b < -103 in float32), where PyTorch's formula
+    gives inf * 0 = NaN."""
+    return np.isinf(a) & np.isfinite(b)
+
+
 @kernel("glu_forward", inputs="a b", outputs="y")
 def glu_forward(a, b):
-    return a * (1 / (1 + np.exp(-b)))  # PyTorch's formula: inf * 0 = NaN where it gives NaN
+    return np.where(_infinite_a(a, b), a, a * (1 / (1 + np.exp(-b))))
 
 
 @kernel("glu_backward", inputs="g a b", outputs="da db")
@@ -35,7 +42,7 @@ def glu_backward(g, a, b):
     s = 1 / (1 + np.exp(-b))
     # 1 - s as sigmoid(-b): exact where s rounds to 1 (b > 17 in float32), which gave
     # 0 * a = NaN for an infinite a where the truth is +-inf (PyTorch's (1 - s) * s does that)
-    return s * g, 1 / (1 + np.exp(b)) * s * a * g
+    return s * g, np.where(_infinite_a(a, b), a * g, 1 / (1 + np.exp(b)) * s * a * g)
 
 
 def _halves(x: Any, dim: int) -> tuple[Any, Any]:
@@ -89,7 +96,10 @@ def _glu_backward_vjp_x(u, g, x, dim):
 glu_backward_op = Op("glu_backward", _glu_backward_forward,
                      [lambda gg, x, *, dim: _glu_backward_vjp_g(gg, x, dim),
                       lambda gg, g, x, *, dim: _glu_backward_vjp_x(gg, g, x, dim)])
-_glu_op = Op("glu", _glu_forward_op, [lambda g, x, *, dim: glu_backward_op(g, x, dim=dim)])
+_glu_op = Op("glu", _glu_forward_op, [lambda g, x, *, dim: glu_backward_op(g, x, dim=dim)],
+             untraced=direct("glu_rows_forward", _glu_forward_op,
+                             lambda shape, dim: shape[:dim] + (shape[dim] // 2,)
+                             + shape[dim + 1:]))
 
 
 @activation(policies=("input",), along_dim=True,
@@ -100,9 +110,10 @@ def glu(input: Any, dim: int = -1, *, save: str | None = None) -> Any:
 
     dy/da = sigmoid(b);  dy/db = a s (1 - s), s = sigmoid(b)
     second: d2y/da db = s (1 - s);  d2y/db2 = a s (1 - s) (1 - 2 s);  d2y/da2 = 0
-    The size along dim must be even; a 0-d input is an error (as PyTorch). All three use
-    PyTorch's formulas (s = 1 / (1 + exp(-b)), and 1 - s), so NaN, infinities and the
-    rounding where 1 - s cancels match.
+    The size along dim must be even; a 0-d input is an error (as PyTorch). s is PyTorch's
+    1 / (1 + exp(-b)); 1 - s is taken as sigmoid(-b) (exact where s rounds to 1), and an
+    infinite a with a finite b gives y = a and dy/db = a g even where s underflows (PyTorch's
+    formula gives inf * 0 = NaN there): the truth, since sigmoid(b) > 0.
 
     Policies: "input" only (what PyTorch keeps): both halves enter the derivative.
     """

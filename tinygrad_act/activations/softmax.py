@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import FLOAT_DTYPES, foreign_array_error, is_cupy_array, shape_of
+from .._arrays import (
+    FLOAT_DTYPES,
+    array_namespace,
+    foreign_array_error,
+    is_cupy_array,
+    shape_of,
+    silenced,
+)
 from .._tape import Op, Tracer
 from ..executors import compiled, current_backend, kernel
 from ..primitives import astype, exp, reshape, sum
@@ -82,6 +89,23 @@ def rows_kernel(name: str, xp, dim: int, inputs: tuple, shape: tuple | None = No
     out = np.empty(inputs[0].shape if shape is None else shape, inputs[0].dtype)
     compiled.launch_rows(name, dim, inputs, (out,))
     return out
+
+
+def direct(rows_name: str, forward: Any, out_shape: Any = None) -> Any:
+    """An along-dim op's `untraced` (a call nothing traces): its rows kernel straight away where
+    the compiled backend takes x (what the op's forward runs there, without the per-call NumPy
+    error state: a kernel raises no warnings), else the forward with NumPy's warnings off, as
+    the op itself runs it. out_shape(shape, dim): the output's shape (default: x's)."""
+    quiet = silenced(forward)
+
+    def run(x: Any, *, dim: int) -> Any:
+        if type(x) is np.ndarray and x.size and current_backend() == "compiled":
+            out = np.empty(x.shape if out_shape is None else out_shape(x.shape, dim), x.dtype)
+            compiled.launch_rows(rows_name, dim, (x,), (out,))
+            return out
+        return quiet(array_namespace(x), x, dim=dim)
+
+    return run
 
 
 def _max_shifted_exp(xp, x, dim):
@@ -157,9 +181,11 @@ log_softmax_backward_op = Op(
     [lambda gg, out, *, dim: gg - _along(gg * exp(out), dim),
      lambda gg, g, out, *, dim: -(gg * exp(out)) * _along(g, dim)])
 _softmax_op = Op("softmax", _softmax_forward,
-                 [lambda g, y, *, dim: softmax_backward_op(g, y, dim=dim)])
+                 [lambda g, y, *, dim: softmax_backward_op(g, y, dim=dim)],
+                 untraced=direct("softmax_rows_forward", _softmax_forward))
 _log_softmax_op = Op("log_softmax", _log_softmax_forward_op,
-                     [lambda g, y, *, dim: log_softmax_backward_op(g, y, dim=dim)])
+                     [lambda g, y, *, dim: log_softmax_backward_op(g, y, dim=dim)],
+                     untraced=direct("log_softmax_rows_forward", _log_softmax_forward_op))
 
 
 def _prepare(name: str, input: Any, dim: Any, dtype: Any, save: str | None):

@@ -908,15 +908,16 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
     threads, each whole in one thread, so a row's reductions and passes stay in its cache."""
     source = kernel_source(name)
     if not source.rows or len(inputs) != len(source.inputs) or (
-            len(outputs) != len(source.outputs)) or set(params) != set(source.params):
+            len(outputs) != len(source.outputs)) or ((params or source.params)
+                                                    and set(params) != set(source.params)):
         raise TypeError(f"{name} is not a rows kernel taking {len(inputs)} inputs, "
                         f"{len(outputs)} outputs and parameters {sorted(params)}")
     module = entry_module()
     first = inputs[0] if inputs else None
     if module is not None and type(first) is np.ndarray and first.dtype in SUFFIX and (
             module.rows(_rows_address(source, first.dtype), axis, tuple(inputs), tuple(outputs),
-                        tuple([params[p] for p in source.params]), num_threads(),
-                        int(_flush.get() and first.dtype != np.float64))):
+                        tuple([params[p] for p in source.params]) if params else (),
+                        num_threads(), int(_flush.get() and first.dtype != np.float64))):
         return  # the common case, checked and run in C (entry.cpp)
     inputs = tuple(np.ascontiguousarray(a) for a in inputs)
     arrays = [*inputs, *outputs]

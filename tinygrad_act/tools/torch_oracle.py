@@ -259,15 +259,20 @@ def with_derivative(value: Callable, derivative: Callable) -> Callable:
 def _exact_glu() -> Callable:
     """glu with s (1 - s) as sigmoid(b) sigmoid(-b) in its first and second derivatives (PyTorch's
     1 - s is 0 where s rounds to 1: b > 36.7 in float64), each product starting with its factors
-    <= 1, so that a large a or g overflows only where the result does."""
+    <= 1, so that a large a or g overflows only where the result does; and with y = a, db = a g
+    where a is infinite and b finite (sigmoid(b) > 0 there, even where it underflows: b < -745
+    in float64, where PyTorch's inf * 0 gives NaN)."""
     torch = _torch()
+
+    def infinite_a(a, b):
+        return torch.isinf(a) & torch.isfinite(b)
 
     class ExactGluBackward(torch.autograd.Function):
         @staticmethod
         def forward(ctx, g, a, b):
             ctx.save_for_backward(g, a, b)
             s = torch.sigmoid(b)
-            return g * s, s * torch.sigmoid(-b) * a * g
+            return g * s, torch.where(infinite_a(a, b), a * g, s * torch.sigmoid(-b) * a * g)
 
         @staticmethod
         def backward(ctx, u_a, u_b):
@@ -281,7 +286,7 @@ def _exact_glu() -> Callable:
         @staticmethod
         def forward(ctx, a, b):
             ctx.save_for_backward(a, b)
-            return a * torch.sigmoid(b)
+            return torch.where(infinite_a(a, b), a, a * torch.sigmoid(b))
 
         @staticmethod
         def backward(ctx, g):

@@ -40,6 +40,8 @@ def dim_axis(name: str, dim: Any, ndim: int) -> int:
         raise ValueError(f"{name}: pass dim explicitly (PyTorch's implicit dim=None is "
                          "deprecated and ambiguous)")
     rank = max(ndim, 1)
+    if type(dim) is int and -rank <= dim < rank:  # the common case
+        return dim % rank
     check_param(name, "dim", dim,
                 isinstance(dim, int | np.integer) and not isinstance(dim, bool)
                 and -rank <= dim < rank,
@@ -204,7 +206,8 @@ def _prepare(name: str, input: Any, dim: Any, dtype: Any, save: str | None):
                 input = input.astype(dtype, copy=False)
     input = float_input(name, input)
     dim = dim_axis(name, dim, len(shape_of(input)))
-    choose_policy(name, save, ("output",), "output")
+    if save is not None:  # the one policy: only a request needs checking
+        choose_policy(name, save, ("output",), "output")
     return input, dim
 
 
@@ -223,6 +226,8 @@ def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any
     following op that keeps y (a matmul) shares it.
     """
     input, dim = _prepare("softmax", input, dim, dtype, save)
+    if shape_of(input) != ():
+        return _softmax_op(input, dim=dim)
     return _on_1d(lambda x: _softmax_op(x, dim=dim), input)
 
 
@@ -241,4 +246,6 @@ def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype:
     VJP.
     """
     input, dim = _prepare("log_softmax", input, dim, dtype, save)
+    if shape_of(input) != ():
+        return _log_softmax_op(input, dim=dim)
     return _on_1d(lambda x: _log_softmax_op(x, dim=dim), input)

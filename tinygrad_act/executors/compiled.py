@@ -912,10 +912,12 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
                                                     and set(params) != set(source.params)):
         raise TypeError(f"{name} is not a rows kernel taking {len(inputs)} inputs, "
                         f"{len(outputs)} outputs and parameters {sorted(params)}")
-    module = entry_module()
+    module = _entry[0] if _entry else entry_module()
     first = inputs[0] if inputs else None
     if module is not None and type(first) is np.ndarray and first.dtype in SUFFIX and (
-            module.rows(_rows_address(source, first.dtype), axis, tuple(inputs), tuple(outputs),
+            module.rows(_rows_address(source, first.dtype), axis, tuple(inputs) if type(inputs)
+                        is not tuple else inputs, tuple(outputs) if type(outputs) is not tuple
+                        else outputs,
                         tuple([params[p] for p in source.params]) if params else (),
                         num_threads(), int(_flush.get() and first.dtype != np.float64))):
         return  # the common case, checked and run in C (entry.cpp)

@@ -810,19 +810,11 @@ class CompiledExecutor:
         fast = contiguous_plan(k, arrays[k.float_inputs[0]].dtype)
         if fast is None or fast.entry is None:
             return None
-        flush = int(fast.plan.flushes and _flush.get())
-        names = k.params
-        if not names:
-            values: tuple = ()
-        elif len(names) == 1:
-            values = (params[names[0]],)
-        else:
-            values = tuple([params[name] for name in names])
-        result = fast.entry(*arrays, *values, num_threads(), flush)
+        result = _call_entry(fast, k, arrays, params)
         if result is None and len(k.float_inputs) > 1:
             expanded = _expanded(k, arrays)
             if expanded is not None:
-                return fast.entry(*expanded, *values, num_threads(), flush)
+                return _call_entry(fast, k, expanded, params)
         return result
 
     def _launch_contiguous(self, k: Kernel, arrays: tuple[Any, ...],
@@ -839,8 +831,7 @@ class CompiledExecutor:
         if fast is None:
             return None
         if fast.entry is not None:  # the same checks and call in C; None: not this case
-            return fast.entry(*arrays, *[params[name] for name in k.params], num_threads(),
-                              int(fast.plan.flushes and _flush.get()))
+            return _call_entry(fast, k, arrays, params)
         dtype, shape, n = first.dtype, first.shape, first.size
         nbytes = (n + 7) // 8
         for i, a in enumerate(arrays):
@@ -887,6 +878,19 @@ class CompiledExecutor:
                    int(p.flushes and _flush.get()))
 
 
+def _call_entry(fast: ContiguousPlan, k: Kernel, arrays: tuple[Any, ...],
+                params: dict[str, Any]) -> Any:
+    """fast.entry on the arrays, k's parameters in order, the threads and the flush setting:
+    the outputs, or None where the arrays are not the entry's case."""
+    flush = int(fast.plan.flushes and _flush.get())
+    names = k.params
+    if not names:
+        return fast.entry(*arrays, num_threads(), flush)
+    if len(names) == 1:
+        return fast.entry(*arrays, params[names[0]], num_threads(), flush)
+    return fast.entry(*arrays, *[params[name] for name in names], num_threads(), flush)
+
+
 def _rows_address(source: KernelSource, dtype: np.dtype) -> int:
     """The address of a rows kernel's function, for the C entry (looked up by name and dtype:
     hashing a KernelSource costs a microsecond; changed text is a new source)."""
@@ -912,12 +916,10 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
                                                     and set(params) != set(source.params)):
         raise TypeError(f"{name} is not a rows kernel taking {len(inputs)} inputs, "
                         f"{len(outputs)} outputs and parameters {sorted(params)}")
-    module = _entry[0] if _entry else entry_module()
+    module = entry_module()
     first = inputs[0] if inputs else None
     if module is not None and type(first) is np.ndarray and first.dtype in SUFFIX and (
-            module.rows(_rows_address(source, first.dtype), axis, tuple(inputs) if type(inputs)
-                        is not tuple else inputs, tuple(outputs) if type(outputs) is not tuple
-                        else outputs,
+            module.rows(_rows_address(source, first.dtype), axis, tuple(inputs), tuple(outputs),
                         tuple([params[p] for p in source.params]) if params else (),
                         num_threads(), int(_flush.get() and first.dtype != np.float64))):
         return  # the common case, checked and run in C (entry.cpp)

@@ -77,7 +77,7 @@ class _Activation(torch.autograd.Function):
             recorded = isinstance(out, ta.Tracer) and out.tape is tape
             y = out.value if recorded else out
             y_tensor = fresh_tensor(y, arrays)
-            replay = _Replay(backend_name, tensors[0].device, len(tensors), traced, tensors,
+            replay = _Replay(backend_name, len(tensors), traced, tensors,
                              [args[i].slot for i in traced], out.slot if recorded else None)
             saved: list[torch.Tensor] = []
             if recorded:
@@ -130,10 +130,10 @@ class _Replay:
     -> the cotangent of each traced input (differentiable in g and the floats by tinygrad_act
     when they are traced). `locate` fills it in from the tape's records at forward time."""
 
-    def __init__(self, backend_name: str, device: torch.device, n_tensors: int,
+    def __init__(self, backend_name: str, n_tensors: int,
                  traced: list[int], tensors: Sequence[torch.Tensor], slots: list[int],
                  out_slot: int | None):
-        self.backend, self.device, self.n_tensors = backend_name, device, n_tensors
+        self.backend, self.n_tensors = backend_name, n_tensors
         self.traced, self.slots, self.out_slot = traced, slots, out_slot
         self.inputs = [(tensors[i].shape, tensors[i].dtype) for i in traced]  # for _zeros
         self.records: list = []

@@ -124,13 +124,10 @@ def running_on(device: torch.device | torch.Tensor,
     """Where the kernels run: the chosen CPU backend, or CuPy on `device` (or a tensor's) and
     PyTorch's current stream there (so the kernels are ordered with PyTorch's own work, no
     synchronisation)."""
-    if isinstance(device, torch.Tensor):
-        if not device.is_cuda:  # without making a torch.device: a microsecond a call here
-            return _NOTHING if current_backend() == backend_name else backend(backend_name)
-        device = device.device
-    if device.type != "cuda":
+    tensor = isinstance(device, torch.Tensor)  # a tensor's is_cuda: no torch.device made
+    if not (device.is_cuda if tensor else device.type == "cuda"):
         return _NOTHING if current_backend() == backend_name else backend(backend_name)
-    return _on_cuda(device)
+    return _on_cuda(device.device if tensor else device)
 
 
 @contextlib.contextmanager

@@ -159,7 +159,17 @@ template <class W>
 static inline void ta_pack_words(const W* words, unsigned char* out, ptrdiff_t bytes) {
     if (sizeof(W) == 1) {
         const unsigned char* bytes8 = (const unsigned char*)words;
-        for (ptrdiff_t k = 0; k < bytes; ++k) out[k] = ta_pack8(bytes8 + 8 * k);
+        ptrdiff_t k = 0;
+#if defined(__AVX512BW__)
+        // 64 bytes to 64 bits in one compare; stored little-endian, bit j of byte k is byte
+        // 8k + j, the packed layout
+        for (; k + 8 <= bytes; k += 8) {
+            const __m512i v = _mm512_loadu_si512((const void*)(bytes8 + 8 * k));
+            const unsigned long long bits = _mm512_test_epi8_mask(v, v);
+            std::memcpy(out + k, &bits, 8);
+        }
+#endif
+        for (; k < bytes; ++k) out[k] = ta_pack8(bytes8 + 8 * k);
         return;
     }
 #if defined(__AVX2__)

@@ -18,20 +18,43 @@ array modified in place before then changes the derivative (`Tape.fingerprint` a
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import itertools
+import types
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._arrays import array_namespace, dtype_of, is_cupy_array, root_buffer, shape_of, silenced
+from ._arrays import (
+    FLOAT_SCALAR_TYPES,
+    array_namespace,
+    dtype_of,
+    is_cupy_array,
+    root_buffer,
+    shape_of,
+    silenced,
+)
 
 _tape_levels = itertools.count(1)
 _quiet = contextvars.ContextVar("tinygrad_act_numpy_silenced", default=False)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """NumPy's floating-point warnings off, once for a whole trace or backward pass: like
+    PyTorch, inf and NaN are values, not warnings. Ops computed inside skip their own
+    np.errstate (about 1 us a call: as much as a small op's arithmetic)."""
+    token = _quiet.set(True)
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    finally:
+        _quiet.reset(token)
 
 
 class Tracer:
@@ -129,6 +152,7 @@ class Op:
         # the forward with NumPy's warnings off, and (filled as met) what to keep for each
         # pattern of traced inputs.
         self.input_position = {name: i for i, name in enumerate(self.input_names)}
+        self.plans = tuple(zip(self.vjps, self.kept_by_rule, self.params_by_rule))
         self.quiet_forward = silenced(forward)
         self._kept_names: dict[tuple[int, ...], tuple[str, ...]] = {}
 
@@ -136,7 +160,16 @@ class Op:
         return f"Op({self.name})"
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        return bind(self, args, params)
+        # bind(self, args, params), spelt out: every op of every trace and backward pass
+        tape = None
+        for arg in args:
+            if isinstance(arg, Tracer) and (tape is None or arg.tape.level > tape.level):
+                tape = arg.tape
+        if tape is not None:
+            return _record(tape, self, args, params)[0]
+        if self.untraced is not None:
+            return self.untraced(*args, **params)
+        return _compute(self, args, params)[0]
 
     def rule(self, index: int) -> int:
         return 0 if self.variadic else index
@@ -192,28 +225,37 @@ def _compute(op: Op, args: Sequence[Any], params: dict[str, Any]) -> tuple[Any, 
     # values, not warnings
     forward = op.forward if op.quiet or _quiet.get() else op.quiet_forward
     result = forward(xp, *args, **params)
-    return result if op.extras else (result, {})
+    return result if op.extras else (result, _NO_EXTRAS)
+
+
+_NO_EXTRAS: Mapping[str, Any] = types.MappingProxyType({})  # the extras of most ops: none
 
 
 def _record(tape: Tape, op: Op, args: Sequence[Any],
             params: dict[str, Any]) -> tuple[Tracer, dict[str, Any]]:
     """op on `tape`: computed one level down, on the values of this tape's tracers (which may be
     tracers of lower tapes), and recorded with the arrays its rules keep."""
-    values, traced = list(args), []
+    values, traced, inputs = list(args), [], []
+    lower = False  # tracers of lower tapes among the values: the op records there too
     for i, arg in enumerate(args):
-        if isinstance(arg, Tracer) and arg.tape is tape:
-            values[i] = arg.value
-            traced.append(i)
-    if any(isinstance(value, Tracer) for value in values):  # tracers of lower tapes: record there
-        y, extras = bind(op, values, params, want_extras=True)
-    else:
-        y, extras = _compute(op, values, params)
+        if type(arg) is Tracer or isinstance(arg, Tracer):
+            if arg.tape is tape:
+                value = values[i] = arg.value
+                traced.append(i)
+                if type(value) is np.ndarray:
+                    inputs.append((i, arg.slot, value.shape, value.dtype))
+                    continue
+                lower = lower or isinstance(value, Tracer)
+                inputs.append((i, arg.slot, shape_of(value), dtype_of(value)))
+            else:
+                lower = True
+    y, extras = (bind(op, values, params, want_extras=True) if lower
+                 else _compute(op, values, params))
     kept = {}  # in the op's order: inputs, extras, output
     for name in op.kept_names(tuple(traced)):
         kept[name] = (y if name == "y" else extras[name] if name in extras
                       else values[op.input_position[name]])
-    inputs = tuple((i, args[i].slot, shape_of(values[i]), dtype_of(values[i])) for i in traced)
-    return tape.record(op, params, inputs, kept, y), extras
+    return tape.record(op, params, tuple(inputs), kept, y), extras
 
 
 # Backward sums the cotangents of one slot with the `add` primitive and reduces a broadcast
@@ -243,9 +285,10 @@ class Tape:
     def record(self, op: Op, params: dict[str, Any], inputs: tuple, kept: dict[str, Any],
                y: Any) -> Tracer:
         """Append op's record; return its output, a new tracer on this tape."""
-        out = self.leaf(y)
-        self.records.append(Record(op, params, inputs, kept, out.slot))
-        return out
+        slot = self.slot_count
+        self.slot_count = slot + 1
+        self.records.append(Record(op, params, inputs, kept, slot))
+        return Tracer(y, self, slot)
 
     def backward(self, out_slot: int, seed: Any, wrt_slots: Sequence[int],
                  release: bool = True) -> list[Any]:
@@ -256,12 +299,8 @@ class Tape:
                       release: bool = True) -> list[Any]:
         """Cotangents of the slots `wrt_slots` given the cotangents `seeds` of some slots."""
         # rules may compute raw NumPy arithmetic on inf and NaN: silence NumPy once for all
-        token = _quiet.set(True)
-        try:
-            with np.errstate(all="ignore"):
-                return self._backward(seeds, wrt_slots, release)
-        finally:
-            _quiet.reset(token)
+        with quiet():
+            return self._backward(seeds, wrt_slots, release)
 
     def _backward(self, seeds: dict[int, Any], wrt_slots: Sequence[int],
                   release: bool) -> list[Any]:
@@ -275,19 +314,22 @@ class Tape:
             g = cotangents.pop(record.out_slot, None)  # None: the output does not reach the result
             op = record.op
             for position, slot, shape, dtype in record.inputs if g is not None else ():
-                rule_index = op.rule(position)
-                rule = op.vjps[rule_index]
+                rule, kept_names, wanted = op.plans[0 if op.variadic else position]
                 if rule is None:  # never differentiated (like the condition of `where`)
                     continue
-                kept = [record.kept[name] for name in op.kept_by_rule[rule_index]]
-                wanted = op.params_by_rule[rule_index]  # None: the rule takes them all
-                params = (record.params if wanted is None else
-                          {k: record.params[k] for k in wanted if k in record.params})
-                if op.variadic:
-                    params = {**params, "position": position}
-                contribution = rule(g, *kept, **params)
-                if not (type(contribution) is np.ndarray and contribution.shape == shape
-                        and contribution.dtype == dtype) and (
+                kept = record.kept
+                arrays = [kept[name] for name in kept_names]
+                if wanted == () and not op.variadic:  # most rules: no parameters
+                    contribution = rule(g, *arrays)
+                else:
+                    params = (record.params if wanted is None else  # None: it takes them all
+                              {k: record.params[k] for k in wanted if k in record.params})
+                    if op.variadic:
+                        params = {**params, "position": position}
+                    contribution = rule(g, *arrays, **params)
+                kind = type(contribution)  # an array or NumPy scalar of the input's kind: as is
+                if not ((kind is np.ndarray or kind in FLOAT_SCALAR_TYPES)
+                        and contribution.shape == shape and contribution.dtype == dtype) and (
                         shape_of(contribution) != shape or dtype_of(contribution) != dtype):
                     contribution = unbroadcast(contribution, shape, dtype)
                 previous = cotangents.get(slot)

@@ -63,8 +63,9 @@ class Kernel:
         name = current_backend()
         if name == "compiled":
             if type(arrays[self.float_inputs[0]]) in FLOAT_SCALAR_TYPES:  # the tape's NumPy
-                arrays = tuple(np.asarray(a) if type(a) in FLOAT_SCALAR_TYPES else a  # scalars:
-                               for a in arrays)  # 0-d arrays, as the general path makes them
+                arrays = ((np.asarray(arrays[0]),) if len(arrays) == 1 else  # scalars: 0-d
+                          tuple(np.asarray(a) if type(a) in FLOAT_SCALAR_TYPES else a  # arrays,
+                                for a in arrays))  # as the general path makes them
             if type(arrays[self.float_inputs[0]]) is np.ndarray:
                 # the common call, checked and run in C (None: another case, taken below)
                 result = EXECUTORS[name].launch_entry(self, arrays, params)

@@ -5,8 +5,10 @@ CuPy is imported only here and only when a CuPy array is seen, so the CPU path n
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -40,14 +42,38 @@ FLOAT_SCALAR_TYPES = frozenset({np.float16, np.float32, np.float64})  # NumPy's 
 _ERRSTATE_DECORATES_PER_CALL = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 
+_quiet = contextvars.ContextVar("tinygrad_act_numpy_silenced", default=False)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """NumPy's floating-point warnings off, once for a whole trace or backward pass: like
+    PyTorch, inf and NaN are values, not warnings. Inside, `silenced` functions skip their own
+    np.errstate (about 1 us a call: as much as a small op's arithmetic)."""
+    token = _quiet.set(True)
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    finally:
+        _quiet.reset(token)
+
+
+def is_quiet() -> bool:
+    """Inside `quiet()`: NumPy's warnings are off already."""
+    return _quiet.get()
+
+
 def silenced(fn: Callable) -> Callable:
     """fn with NumPy's floating-point warnings off: like PyTorch, inf and NaN are values."""
     if _ERRSTATE_DECORATES_PER_CALL:  # cheaper than entering a new errstate on every call
-        return np.errstate(all="ignore")(fn)
+        decorated = np.errstate(all="ignore")(fn)
+    else:
+        def decorated(*args: Any, **params: Any) -> Any:
+            with np.errstate(all="ignore"):
+                return fn(*args, **params)
 
     def silenced_fn(*args: Any, **params: Any) -> Any:
-        with np.errstate(all="ignore"):
-            return fn(*args, **params)
+        return fn(*args, **params) if _quiet.get() else decorated(*args, **params)
 
     return silenced_fn
 

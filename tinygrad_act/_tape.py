@@ -18,13 +18,11 @@ array modified in place before then changes the derivative (`Tape.fingerprint` a
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import inspect
 import itertools
 import types
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,26 +33,14 @@ from ._arrays import (
     array_namespace,
     dtype_of,
     is_cupy_array,
+    is_quiet,
+    quiet,
     root_buffer,
     shape_of,
     silenced,
 )
 
 _tape_levels = itertools.count(1)
-_quiet = contextvars.ContextVar("tinygrad_act_numpy_silenced", default=False)
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """NumPy's floating-point warnings off, once for a whole trace or backward pass: like
-    PyTorch, inf and NaN are values, not warnings. Ops computed inside skip their own
-    np.errstate (about 1 us a call: as much as a small op's arithmetic)."""
-    token = _quiet.set(True)
-    try:
-        with np.errstate(all="ignore"):
-            yield
-    finally:
-        _quiet.reset(token)
 
 
 class Tracer:
@@ -220,14 +206,19 @@ def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool 
 
 def _compute(op: Op, args: Sequence[Any], params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """op's forward on raw values: (y, extras)."""
-    xp = array_namespace(*args)
+    xp = np  # NumPy arrays, NumPy float scalars and Python numbers (the common case) settle it
+    for arg in args:
+        if type(arg) not in _NUMPY_OPERANDS:
+            xp = array_namespace(*args)
+            break
     # inside Tape.backward NumPy is silenced already; elsewhere, like PyTorch, inf and NaN are
     # values, not warnings
-    forward = op.forward if op.quiet or _quiet.get() else op.quiet_forward
+    forward = op.forward if op.quiet or is_quiet() else op.quiet_forward
     result = forward(xp, *args, **params)
     return result if op.extras else (result, _NO_EXTRAS)
 
 
+_NUMPY_OPERANDS = frozenset({np.ndarray, float, int, *FLOAT_SCALAR_TYPES})
 _NO_EXTRAS: Mapping[str, Any] = types.MappingProxyType({})  # the extras of most ops: none
 
 
@@ -238,11 +229,11 @@ def _record(tape: Tape, op: Op, args: Sequence[Any],
     values, traced, inputs = list(args), [], []
     lower = False  # tracers of lower tapes among the values: the op records there too
     for i, arg in enumerate(args):
-        if type(arg) is Tracer or isinstance(arg, Tracer):
+        if isinstance(arg, Tracer):
             if arg.tape is tape:
                 value = values[i] = arg.value
                 traced.append(i)
-                if type(value) is np.ndarray:
+                if type(value) is np.ndarray or type(value) in FLOAT_SCALAR_TYPES:
                     inputs.append((i, arg.slot, value.shape, value.dtype))
                     continue
                 lower = lower or isinstance(value, Tracer)

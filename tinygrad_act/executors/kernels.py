@@ -72,10 +72,15 @@ class Kernel:
                 if result is not None:
                     return result
         # NumPy arrays and scalars, the common case, need no array_namespace
-        numpy_only = all(type(a) is np.ndarray or type(a) in FLOAT_SCALAR_TYPES for a in arrays)
+        numpy_only = True
+        for a in arrays:
+            if type(a) is not np.ndarray and type(a) not in FLOAT_SCALAR_TYPES:
+                numpy_only = False
+                break
         executor = executor_for_name("cupy" if not numpy_only and array_namespace(*arrays)
                                      is not np else name)
-        return executor.launch(self, arrays, {p: float(v) for p, v in params.items()})
+        return executor.launch(self, arrays,
+                               {p: float(v) for p, v in params.items()} if params else params)
 
 
 KERNELS: dict[str, Kernel] = {}

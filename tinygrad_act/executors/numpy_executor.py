@@ -37,6 +37,20 @@ class NumpyExecutor:
         pass
 
     def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
+        first = arrays[k.float_inputs[0]]
+        dtype = first.dtype
+        if (dtype is _FLOAT32 or dtype is _FLOAT64) and first.size <= self.block and all(
+                arrays[i].dtype is dtype and arrays[i].shape == first.shape
+                for i in k.float_inputs):  # the common case: one shape, float32 or float64
+            out = _quiet_reference(k)(*arrays, **params)
+            outs = out if len(k.outputs) > 1 else (out,)
+            if all(type(o) is np.ndarray and (o.dtype is dtype or n == MASK)
+                   for n, o in zip(k.outputs, outs)):
+                return out
+            with np.errstate(all="ignore"):  # as below: a NumPy scalar becomes a 0-d array
+                outs = tuple(o if n == MASK else np.asarray(o, dtype=dtype)
+                             for n, o in zip(k.outputs, outs))
+            return outs if len(outs) > 1 else outs[0]
         dtype = float_dtype(k, arrays)
         floats = [arrays[i] for i in k.float_inputs]
         shape = floats[0].shape
@@ -126,6 +140,7 @@ def _quiet_reference(k: Kernel) -> Any:
     return quiet
 
 
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)  # dtypes are singletons
 _quiet_references: dict[str, Any] = {}  # by kernel name (hashing a Kernel costs a microsecond)
 _pools: dict[str, Any] = {}
 

@@ -34,7 +34,7 @@ from ._arrays import (
     dtype_of,
     is_cupy_array,
     is_quiet,
-    quiet,
+    quietly,
     root_buffer,
     shape_of,
     silenced,
@@ -290,8 +290,7 @@ class Tape:
                       release: bool = True) -> list[Any]:
         """Cotangents of the slots `wrt_slots` given the cotangents `seeds` of some slots."""
         # rules may compute raw NumPy arithmetic on inf and NaN: silence NumPy once for all
-        with quiet():
-            return self._backward(seeds, wrt_slots, release)
+        return quietly(self._backward, seeds, wrt_slots, release)
 
     def _backward(self, seeds: dict[int, Any], wrt_slots: Sequence[int],
                   release: bool) -> list[Any]:

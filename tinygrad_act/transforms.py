@@ -22,7 +22,7 @@ from ._arrays import (
     result_dtype,
     shape_of,
 )
-from ._tape import Tape, Tracer, quiet, raw
+from ._tape import Tape, Tracer, quietly, raw
 from .primitives import add, reshape, stack
 
 ArgNums = int | Sequence[int]
@@ -63,8 +63,7 @@ def _trace(f: Callable, args: Sequence[Any], positions: tuple[int, ...], has_aux
     for p in positions:
         args[p] = tape.leaf(args[p])
         inputs.append(args[p])
-    with quiet():  # NumPy's warnings off once for the trace, not per op
-        result = f(*args)
+    result = quietly(f, *args)  # NumPy's warnings off once for the trace, not per op
     if has_aux:
         if not (isinstance(result, tuple) and len(result) == 2):
             raise ValueError("has_aux=True needs f to return a pair (output, aux)")

@@ -150,3 +150,31 @@ def test_op_forwards_never_warn_and_restore_numpy_error_state(monkeypatch, decor
     with pytest.raises(RuntimeError, match="boom"):
         fails(np.ones(2))
     assert np.geterr() == before
+
+
+@pytest.mark.parametrize("entered", [False, True])  # True: the path for NumPy < 2
+def test_a_trace_and_its_backward_are_quiet_once_and_restore_numpy_error_state(
+        monkeypatch, entered) -> None:
+    import warnings
+
+    from tinygrad_act import _arrays
+
+    if entered:
+        monkeypatch.setattr(_arrays, "_call_quietly", _arrays._call_quietly_entered)
+    before = np.geterr()
+    seen = []
+
+    def f(x):
+        seen.append(_arrays.is_quiet())
+        np.log(np.zeros(1))  # NumPy code of the user's inside f: quiet while traced
+        return ta.sum(ta.log(x))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ta.grad(f)(np.array([0.0, 1.0]))[0] == np.inf  # 1 / 0 in the backward
+    assert seen == [True] and not _arrays.is_quiet() and np.geterr() == before
+    with pytest.raises(ZeroDivisionError):  # a failing trace restores both too
+        ta.grad(lambda x: x * (1 // 0))(np.array(1.0))
+    assert not _arrays.is_quiet() and np.geterr() == before
+    with pytest.warns(RuntimeWarning):  # and outside a trace NumPy warns as it always does
+        np.log(np.zeros(1))

@@ -52,12 +52,14 @@ def _call_with_quiet_set(fn: Callable, args: tuple, kwargs: dict) -> Any:
         _quiet.reset(token)
 
 
-if _ERRSTATE_DECORATES_PER_CALL:  # the cheapest way into an errstate (0.8 us a call here)
-    _call_quietly = np.errstate(all="ignore")(_call_with_quiet_set)
-else:
-    def _call_quietly(fn: Callable, args: tuple, kwargs: dict) -> Any:
-        with np.errstate(all="ignore"):
-            return _call_with_quiet_set(fn, args, kwargs)
+def _call_quietly_entered(fn: Callable, args: tuple, kwargs: dict) -> Any:
+    with np.errstate(all="ignore"):
+        return _call_with_quiet_set(fn, args, kwargs)
+
+
+# decorated: the cheapest way into an errstate (0.8 us a call here, 1.2 entered)
+_call_quietly = (np.errstate(all="ignore")(_call_with_quiet_set) if _ERRSTATE_DECORATES_PER_CALL
+                 else _call_quietly_entered)
 
 
 def quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:

@@ -45,9 +45,19 @@ C m = -INFINITY;
 #pragma omp simd reduction(max : m)
 for (ptrdiff_t j = 0; j < n_; ++j) m = C(x[j]) > m ? C(x[j]) : m;
 C sum = 0;
+if constexpr (sizeof(T) == sizeof(C)) {  // y holds exp(x - m) exactly: one exp per element
 #pragma omp simd reduction(+ : sum)
-for (ptrdiff_t j = 0; j < n_; ++j) sum += exp(C(x[j]) - m);
-for (ptrdiff_t j = 0; j < n_; ++j) y[j] = (T)(exp(C(x[j]) - m) / sum);
+    for (ptrdiff_t j = 0; j < n_; ++j) {
+        const C e = exp(C(x[j]) - m);
+        y[j] = e;
+        sum += e;
+    }
+    for (ptrdiff_t j = 0; j < n_; ++j) y[j] = (T)(C(y[j]) / sum);
+} else {  // float16: y cannot hold the float exp, which is computed again
+#pragma omp simd reduction(+ : sum)
+    for (ptrdiff_t j = 0; j < n_; ++j) sum += exp(C(x[j]) - m);
+    for (ptrdiff_t j = 0; j < n_; ++j) y[j] = (T)(exp(C(x[j]) - m) / sum);
+}
 
 // rows: log_softmax_rows_forward
 // in: T x

@@ -14,15 +14,18 @@ __device__ __forceinline__ C ta_sigmoid(C z) {
     return (z >= 0 ? C(1) : e) / (1 + e);
 }
 
-// np.maximum / np.minimum: NaN if either argument is NaN (fmax and std::max are not).
-// Written as a select then a NaN fix-up so that GCC vectorises them even when nested.
+// np.maximum / np.minimum: NaN if either argument is NaN (fmax and std::max are not), a where
+// they are equal, a's NaN where both are. `b > a ? b : a` is x86's max instruction exactly (it
+// returns its second operand where either is NaN), so where b is a constant (relu's 0,
+// hardtanh's bounds) the NaN fix-up folds away and one instruction remains: GCC otherwise
+// spilled mask registers to general ones around the nested selects.
 __device__ __forceinline__ C ta_maximum(C a, C b) {
-    const C m = a >= b ? a : b;
-    return isnan(a) ? a : m;
+    const C m = b > a ? b : a;
+    return isnan(b) && !isnan(a) ? b : m;
 }
 __device__ __forceinline__ C ta_minimum(C a, C b) {
-    const C m = a <= b ? a : b;
-    return isnan(a) ? a : m;
+    const C m = b < a ? b : a;
+    return isnan(b) && !isnan(a) ? b : m;
 }
 
 // sigmoid(x) and sigmoid(-x), each within about an ulp in both tails: with e = exp(-|x|) <= 1,

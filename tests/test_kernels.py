@@ -49,8 +49,12 @@ CANCELLING = {
 # from x): NumPy's float32 exp is up to ~2.5 ulp off (exp(-1.015625): 2 ulp low) and glibc's
 # vector expf about 1, and both products round, so the two builds can be 5 ulp apart while each
 # is within 3 of the truth (selu_backward_input at x = -1.015625, g = 3: compiled +2, the
-# reference -3). Held to 6 ulp here; tests/test_ulps.py holds each to the truth.
-EXP_PRODUCTS = {"elu_backward_input", "celu_backward_input", "selu_backward_input"}
+# reference -3). Held to 6 ulp here; tests/test_ulps.py holds each to the truth. glu is the
+# same: a / (1 + exp(-b)) with a float32 exp, 1 + e, a quotient and a product, each rounding
+# (glu_forward at a = 46973172, b = -5.9591045 in a vector lane: compiled -2.8 ulp, the
+# reference +2.2).
+EXP_PRODUCTS = {"elu_backward_input", "celu_backward_input", "selu_backward_input",
+                "glu_forward", "glu_backward"}
 EXP_PRODUCT_ULPS = 6
 
 # Kernels whose host build computes float16 and float32 in double and rounds once (gelu: see
@@ -202,7 +206,21 @@ def test_compiled_kernel_matches_its_reference(host_build, name, data):
         assert_matches(o, r, f"{name} {output} {np.dtype(dtype).name}", inputs, scale, allowed)
 
 
-@pytest.mark.parametrize("name", sorted(EXP_PRODUCTS))
+def test_glu_found_5_ulp_apart_is_within_3_of_the_truth(host_build):
+    """The glu case hypothesis found: a / (1 + exp(-b)) in float32 from each build, within 3
+    ulp of the truth (in float64, to 1e-16), 5 ulp apart from each other."""
+    a = np.zeros(8, np.float32)
+    a[0] = 46973172
+    b = np.full(8, -5.9591045, np.float32)
+    truth = np.float32(np.float64(a[0]) / (1 + np.exp(-np.float64(b[0]))))
+    ref = launch("glu_forward", a, b)[0]
+    with ta.backend("compiled"):
+        out = launch("glu_forward", a, b)[0]
+    for value in (ref, out):
+        assert abs(int(ordered(np.array([value]))[0]) - int(ordered(np.array([truth]))[0])) <= 3
+
+
+@pytest.mark.parametrize("name", sorted(EXP_PRODUCTS - {"glu_forward", "glu_backward"}))
 def test_an_exp_product_found_5_ulp_apart_is_within_3_of_the_truth(name, host_build):
     """The case that set EXP_PRODUCT_ULPS (hypothesis found it): each build within 3 ulp of
     the exact derivative, g alpha' exp(x) for the activation's constants."""

@@ -16,7 +16,7 @@ mask = (x > -3) & (x < 3);  // & not &&: no branch for GCC to keep in the vector
 // kernel: hardsigmoid_backward_input
 // in: T g, T x
 // out: T dx
-dx = x > -3 && x < 3 ? g * TA_HARDSIGMOID_SLOPE : C(0);
+dx = (x > -3) & (x < 3) ? g * TA_HARDSIGMOID_SLOPE : C(0);
 
 // kernel: hardsigmoid_backward_mask
 // in: T g, bit mask

@@ -18,13 +18,13 @@ mask = (x > min_val) & (x < max_val);  // & not &&: no branch for GCC to keep in
 // in: T g, T x
 // out: T dx
 // params: C min_val, C max_val
-dx = x > min_val && x < max_val ? g : C(0);
+dx = (x > min_val) & (x < max_val) ? g : C(0);
 
 // kernel: hardtanh_backward_output
 // in: T g, T y
 // out: T dx
 // params: C min_val, C max_val
-dx = y > min_val && y < max_val ? g : C(0);
+dx = (y > min_val) & (y < max_val) ? g : C(0);
 
 // kernel: hardtanh_backward_mask
 // in: T g, bit mask

@@ -1,6 +1,6 @@
 // softshrink and hardshrink. Mirrors activations/shrink.py. The gradient passes where
 // |x| > lambd (not at +-lambd, not at NaN).
-#define TA_OUTSIDE(v) ((v) < -lambd || (v) > lambd)
+#define TA_OUTSIDE(v) (((v) < -lambd) | ((v) > lambd))  // | not ||: no branch (hardtanh.cu)
 
 // kernel: softshrink_forward
 // in: T x
@@ -31,13 +31,13 @@ dx = mask ? g : C(0);
 // in: T x
 // out: T y
 // params: C lambd
-y = x >= -lambd && x <= lambd ? C(0) : x;
+y = (x >= -lambd) & (x <= lambd) ? C(0) : x;
 
 // kernel: hardshrink_forward_mask
 // in: T x
 // out: T y, bit mask
 // params: C lambd
-y = x >= -lambd && x <= lambd ? C(0) : x;
+y = (x >= -lambd) & (x <= lambd) ? C(0) : x;
 mask = TA_OUTSIDE(x);
 
 // kernel: hardshrink_backward_input

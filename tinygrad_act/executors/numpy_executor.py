@@ -42,15 +42,7 @@ class NumpyExecutor:
         if (dtype is _FLOAT32 or dtype is _FLOAT64) and first.size <= self.block and all(
                 arrays[i].dtype is dtype and arrays[i].shape == first.shape
                 for i in k.float_inputs):  # the common case: one shape, float32 or float64
-            out = _quiet_reference(k)(*arrays, **params)
-            outs = out if len(k.outputs) > 1 else (out,)
-            if all(type(o) is np.ndarray and (o.dtype is dtype or n == MASK)
-                   for n, o in zip(k.outputs, outs)):
-                return out
-            with np.errstate(all="ignore"):  # as below: a NumPy scalar becomes a 0-d array
-                outs = tuple(o if n == MASK else np.asarray(o, dtype=dtype)
-                             for n, o in zip(k.outputs, outs))
-            return outs if len(outs) > 1 else outs[0]
+            return _as_outputs(k, _quiet_reference(k)(*arrays, **params), dtype)
         dtype = float_dtype(k, arrays)
         floats = [arrays[i] for i in k.float_inputs]
         shape = floats[0].shape
@@ -66,15 +58,7 @@ class NumpyExecutor:
         if dtype == np.float16:
             arrays = tuple(a if n == MASK else a.astype(np.float32)
                            for n, a in zip(k.inputs, arrays))
-        out = _quiet_reference(k)(*arrays, **params)
-        outs = out if len(k.outputs) > 1 else (out,)
-        if all(type(o) is np.ndarray and (o.dtype == dtype or n == MASK)
-               for n, o in zip(k.outputs, outs)):
-            return out
-        with np.errstate(all="ignore"):  # float16: beyond its range is inf, as it must be
-            outs = tuple(o if n == MASK or (type(o) is np.ndarray and o.dtype == dtype)
-                         else np.asarray(o, dtype=dtype) for n, o in zip(k.outputs, outs))
-        return outs if len(outs) > 1 else outs[0]
+        return _as_outputs(k, _quiet_reference(k)(*arrays, **params), dtype)
 
     def _blocked(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float],
                  dtype: np.dtype, shape: tuple[int, ...]) -> tuple[Any, ...]:
@@ -129,6 +113,20 @@ def _raise_malloc_thresholds() -> None:
 
 
 _raise_malloc_thresholds()
+
+
+def _as_outputs(k: Kernel, out: Any, dtype: np.dtype) -> Any:
+    """A reference's result as the kernel's outputs: arrays of `dtype` (a NumPy scalar, the
+    tape's 0-d case, becomes a 0-d array; float16 computed in float32 is rounded back, beyond
+    its range to inf, as it must be), the masks as they are."""
+    outs = out if len(k.outputs) > 1 else (out,)
+    if all(type(o) is np.ndarray and (o.dtype == dtype or n == MASK)
+           for n, o in zip(k.outputs, outs)):
+        return out
+    with np.errstate(all="ignore"):
+        outs = tuple(o if n == MASK or (type(o) is np.ndarray and o.dtype == dtype)
+                     else np.asarray(o, dtype=dtype) for n, o in zip(k.outputs, outs))
+    return outs if len(outs) > 1 else outs[0]
 
 
 def _quiet_reference(k: Kernel) -> Any:

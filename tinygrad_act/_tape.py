@@ -33,7 +33,6 @@ from ._arrays import (
     array_namespace,
     dtype_of,
     is_cupy_array,
-    is_quiet,
     quietly,
     root_buffer,
     shape_of,
@@ -211,9 +210,9 @@ def _compute(op: Op, args: Sequence[Any], params: dict[str, Any]) -> tuple[Any, 
         if type(arg) not in _NUMPY_OPERANDS:
             xp = array_namespace(*args)
             break
-    # inside Tape.backward NumPy is silenced already; elsewhere, like PyTorch, inf and NaN are
-    # values, not warnings
-    forward = op.forward if op.quiet or is_quiet() else op.quiet_forward
+    # like PyTorch, inf and NaN are values, not warnings (quiet_forward skips its errstate
+    # inside a trace or backward pass, where NumPy is silenced once already)
+    forward = op.forward if op.quiet else op.quiet_forward
     result = forward(xp, *args, **params)
     return result if op.extras else (result, _NO_EXTRAS)
 

@@ -19,10 +19,11 @@ from ._arrays import (
     dtype_of,
     foreign_array_error,
     is_cupy_array,
+    quietly,
     result_dtype,
     shape_of,
 )
-from ._tape import Tape, Tracer, quietly, raw
+from ._tape import Tape, Tracer, raw
 from .primitives import add, reshape, stack
 
 ArgNums = int | Sequence[int]

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import importlib
 import operator
 
 import numpy as np
@@ -250,6 +251,37 @@ def test_rows_kernels_through_the_c_entry_equal_ctypes(name, inputs, out_length,
                                                            else np.float32)
                                                 for _ in range(inputs)), (out,))
         monkeypatch.undo()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "compiled"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_prelu_with_one_weight_runs_leaky_relus_kernels_to_the_same_bits(dtype, backend):
+    """One weight on NumPy arrays: prelu runs leaky_relu's kernels with the weight as the slope
+    (activations/prelu.py: _slope), no array of x's size made for it; the values and every
+    gradient are the bits of prelu's own kernels, the weight broadcast, NaN, inf and -0 included."""
+    prelu = importlib.import_module("tinygrad_act.activations.prelu")
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.standard_normal(1000) * 3, [0.0, -0.0, np.nan, np.inf, -np.inf]])
+    x, g = x.astype(dtype), rng.standard_normal(x.size).astype(dtype)
+    for value in (0.25, -1.5, 0.0, np.nan, np.inf):
+        w = np.array(value, dtype)
+        mask = np.packbits(x > 0, bitorder="little")
+        with ta.backend(backend):
+            ours = [prelu._forward(x, w), *prelu._forward_mask(x, w)[:1],
+                    prelu._forward_mask(x, w)[1]["mask"], prelu._backward_input(g, x, w),
+                    prelu._backward_mask(g, mask, w)]
+            own = [prelu.prelu_forward(x, w), *prelu.prelu_forward_mask(x, w),
+                   prelu.prelu_backward_input(g, x, w), prelu.prelu_backward_mask(g, mask, w)]
+        for a, b in zip(ours, own, strict=True):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (value, backend)
+        for save in ("mask", "input"):  # and through the public function and the tape
+            with ta.backend(backend):
+                dx = ta.grad(lambda x, save=save, w=w[None]:
+                             ta.sum(ta.prelu(x, w, save=save) * g))(x)
+                dw = ta.grad(lambda w: ta.sum(ta.prelu(x, w) * g))(w[None])
+            assert dx.tobytes() == np.where(x > 0, g, w * g).astype(dtype).tobytes()
+            np.testing.assert_allclose(dw, [np.sum(np.where(x > 0, 0, x * g), dtype=np.float64)],
+                                       rtol=1e-2 if dtype == np.float16 else 1e-5)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .._arrays import dtype_of, shape_of
 from .._tape import Op, Tracer, raw
 from ..executors import kernel, pack_mask, unpack_mask
@@ -14,6 +16,7 @@ from ._policy import (
     check_param,
     choose_policy,
 )
+from .leaky_relu import _leaky_relu_kernels
 from .registry import activation, float_input
 
 # -- prelu --------------------------------------------------------------------------------------
@@ -44,17 +47,56 @@ def prelu_backward_weight(g, x):
     return num.where(x > 0, 0.0, x * g)  # per element; the tape sums it to the weight's shape
 
 
+# One weight on NumPy arrays: prelu is leaky_relu with that slope, and leaky_relu's kernels take
+# it as a parameter (the same formulas: x > 0 ? x : weight * x). prelu's own kernels read the
+# weight at every element, so one weight would first be copied out to the input's size (the
+# compiled executor's broadcast: a new array, or block copies, on every call). CuPy broadcasts
+# in its kernels, and a number there would cost a device sync.
+def _slope(x: Any, weight: Any) -> float | None:
+    return weight.item() if type(x) is np.ndarray and weight.size == 1 else None
+
+
+def _forward(x: Any, weight: Any) -> Any:
+    slope = _slope(x, weight)
+    if slope is None:
+        return prelu_forward(x, weight)
+    return _leaky_relu_kernels.forward(x, negative_slope=slope)
+
+
+def _forward_mask(x: Any, weight: Any) -> tuple[Any, dict[str, Any]]:
+    slope = _slope(x, weight)
+    if slope is None:
+        y, mask = prelu_forward_mask(x, weight)
+    else:
+        y, mask = _leaky_relu_kernels.forward_mask(x, negative_slope=slope)
+    return y, {"mask": mask}
+
+
+def _backward_input(g: Any, x: Any, weight: Any) -> Any:
+    slope = _slope(x, weight)
+    if slope is None:
+        return prelu_backward_input(g, x, weight)
+    return _leaky_relu_kernels.backward["input"](g, x, negative_slope=slope)
+
+
+def _backward_mask(g: Any, mask: Any, weight: Any) -> Any:
+    slope = _slope(g, weight)
+    if slope is None:
+        return prelu_backward_mask(g, mask, weight)
+    return _leaky_relu_kernels.backward["mask"](g, mask, negative_slope=slope)
+
+
 def _not_positive(x: Any, mask: Any = None) -> Any:
     return ~unpack_mask(raw(mask), shape_of(x)) if mask is not None else ~(raw(x) > 0)
 
 
 # dx is linear in g and in weight: d/dweight <dx, gg> = gg * g where x <= 0
 prelu_backward_input_op = Op(
-    "prelu_backward", lambda xp, g, x, weight: prelu_backward_input(g, x, weight),
+    "prelu_backward", lambda xp, g, x, weight: _backward_input(g, x, weight),
     [lambda gg, x, weight: prelu_backward_input_op(gg, x, weight), None,
      lambda gg, g, x: where(_not_positive(x), gg * g, 0)], quiet=True)
 prelu_backward_mask_op = Op(
-    "prelu_backward", lambda xp, g, mask, weight: prelu_backward_mask(g, mask, weight),
+    "prelu_backward", lambda xp, g, mask, weight: _backward_mask(g, mask, weight),
     [lambda gg, mask, weight: prelu_backward_mask_op(gg, mask, weight), None,
      lambda gg, g, mask: where(_not_positive(g, mask), gg * g, 0)], quiet=True)
 # dweight = x * g where x <= 0: linear in g and in x
@@ -63,19 +105,14 @@ prelu_backward_weight_op = Op(
     [lambda gg, x: prelu_backward_weight_op(gg, x),
      lambda gg, g, x: where(_not_positive(x), gg * g, 0)], quiet=True)
 _prelu_ops = {
-    "input": Op("prelu", lambda xp, x, weight: prelu_forward(x, weight),
+    "input": Op("prelu", lambda xp, x, weight: _forward(x, weight),
                 [lambda g, x, weight: prelu_backward_input_op(g, x, weight),
                  lambda g, x: prelu_backward_weight_op(g, x)], quiet=True),
-    "mask": Op("prelu", lambda xp, x, weight: _with_mask(prelu_forward_mask(x, weight)),
+    "mask": Op("prelu", lambda xp, x, weight: _forward_mask(x, weight),
                [lambda g, mask, weight: prelu_backward_mask_op(g, mask, weight),
                 lambda g, x: prelu_backward_weight_op(g, x)], extras=("mask",),
-               quiet=True, untraced=prelu_forward),
+               quiet=True, untraced=_forward),
 }
-
-
-def _with_mask(y_and_mask: tuple[Any, Any]) -> tuple[Any, dict[str, Any]]:
-    y, mask = y_and_mask
-    return y, {"mask": mask}
 
 
 @activation(policies=("mask", "input"))
@@ -99,13 +136,16 @@ def prelu(input: Any, weight: Any, *, save: str | None = None) -> Any:
     check_param("prelu", "weight.ndim", len(w_shape), len(w_shape) <= 1, "it must be 0 or 1")
     n = math.prod(w_shape)
     channels = x_shape[1] if len(x_shape) >= 2 else 1
-    check_param("prelu", "weight.size", n, n == 1 or (x_shape != () and n == channels),
-                f"it must be 1 or the number of channels (input.shape[1] = {channels}) of an "
-                f"input of shape {x_shape}")
-    if dtype_of(raw(weight)) != dtype_of(raw(input)):
-        raise TypeError(f"prelu: weight dtype {dtype_of(raw(weight))} differs from input dtype "
-                        f"{dtype_of(raw(input))}; convert one of them")
-    weight = reshape(weight, () if n == 1 else (n,) + (1,) * (len(x_shape) - 2))
-    default = "input" if isinstance(weight, Tracer) else "mask"
+    if not (n == 1 or (x_shape != () and n == channels)):  # the message only when it is needed
+        check_param("prelu", "weight.size", n, False, f"it must be 1 or the number of channels "
+                    f"(input.shape[1] = {channels}) of an input of shape {x_shape}")
+    w_dtype, x_dtype = dtype_of(raw(weight)), dtype_of(raw(input))
+    if w_dtype != x_dtype:
+        raise TypeError(f"prelu: weight dtype {w_dtype} differs from input dtype {x_dtype}; "
+                        f"convert one of them")
+    shape = () if n == 1 else (n,) + (1,) * (len(x_shape) - 2)
+    traced = isinstance(weight, Tracer)
+    weight = reshape(weight, shape) if traced else weight.reshape(shape)
+    default = "input" if traced else "mask"
     policy = choose_policy("prelu", save, ("mask", "input"), default)
     return _prelu_ops[policy](input, weight)

@@ -300,3 +300,96 @@ def test_save_policy_context_and_generic_apply():
     torch.testing.assert_close(y, torch.relu(x))
     w = torch.tensor([0.1], requires_grad=True)
     torch.testing.assert_close(tt.apply("prelu", x, w), torch.nn.functional.prelu(x, w))
+
+
+# -- a repeated call: the op remembered, no tape (tinygrad_act/torch/_autograd.py: _Template) ----
+
+
+def _example_call(name: str, x: torch.Tensor, save: str | None) -> torch.Tensor:
+    if name == "prelu":
+        return tt.prelu(x, torch.full((1,), 0.25, dtype=x.dtype), save=save)
+    return getattr(tt, name)(x, **ACTIVATIONS[name].example, save=save)
+
+
+def _forward_and_derivatives(name: str, policy: str, x: torch.Tensor):
+    """y, the tensors saved for backward (cloned), dx = VJP(g) and d/dx <dx, gg> for fixed
+    g and gg."""
+    packed: list[torch.Tensor] = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t.clone()) or t,
+                                                  lambda t: t):
+        y = _example_call(name, x, policy)
+    g = torch.randn(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(4))
+    gg = torch.randn(x.shape, dtype=x.dtype, generator=torch.Generator().manual_seed(5))
+    (dx,) = torch.autograd.grad(y, x, g, create_graph=True)
+    ddx = (torch.autograd.grad(dx, x, gg, allow_unused=True, materialize_grads=True)[0]
+           if dx.requires_grad else torch.zeros_like(x))
+    return [y.detach(), *packed, dx.detach(), ddx]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "compiled"])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_a_repeated_call_skips_the_tape_to_the_same_bits(name, backend, monkeypatch):
+    """A differentiable call like one before (the same activation, parameters, policy, shapes,
+    dtypes, backend and default policy) runs the op it recorded straight away: for every
+    activation and policy its output, what it saves, its gradient and second derivative are the
+    traced call's, bit for bit. prelu traces every time (its weight's reshape is a second op)."""
+    if backend == "compiled":
+        try:
+            ta.executors.compiled.compiler()
+        except RuntimeError as error:
+            pytest.skip(str(error))
+    from tinygrad_act.torch import _autograd
+
+    repeats = []
+    real = _autograd._Template.forward
+    monkeypatch.setattr(_autograd._Template, "forward",
+                        lambda self, *args: repeats.append(self) or real(self, *args))
+    rng = np.random.default_rng(3)
+    x = torch.tensor(rng.standard_normal((4, 16)) * 3, requires_grad=True)
+    x.data[0, :4] = torch.tensor([0.0, -0.0, 0.5, -1.0])  # kinks and thresholds
+    for policy in ACTIVATIONS[name].policies:
+        _autograd._TEMPLATES.clear()
+        repeats.clear()
+        with ta.backend(backend):
+            try:
+                traced = _forward_and_derivatives(name, policy, x)
+            except ValueError:  # a policy these parameters do not allow
+                continue
+            repeated = _forward_and_derivatives(name, policy, x)
+        assert len(repeats) == (0 if name == "prelu" else 1), (name, policy)
+        assert len(traced) == len(repeated)
+        for a, b in zip(traced, repeated, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape, (name, policy)
+            assert a.numpy().tobytes() == b.numpy().tobytes(), (name, policy)
+
+
+def test_what_keys_a_repeated_call():
+    """The default policy, the shape, the dtype, requires_grad and the parameters are part of
+    the key; rrelu's training draws are never remembered; the store stays bounded."""
+    from tinygrad_act.torch import _autograd
+
+    _autograd._TEMPLATES.clear()
+    x = torch.randn(8, requires_grad=True)
+
+    def kept(call):
+        packed = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t,
+                                                      lambda t: t):
+            call()
+        return [(t.dtype, tuple(t.shape)) for t in packed]
+
+    assert kept(lambda: tt.relu(x)) == kept(lambda: tt.relu(x)) == [(torch.uint8, (1,))]
+    with ta.save_policy("input"):
+        assert kept(lambda: tt.relu(x)) == [(torch.float32, (8,))]
+    assert kept(lambda: tt.relu(x.double())) == [(torch.uint8, (1,))]
+    assert kept(lambda: tt.leaky_relu(x, 0.2, save="output")) == [(torch.float32, (8,))]
+    torch.testing.assert_close(tt.leaky_relu(x, 0.3), torch.nn.functional.leaky_relu(x, 0.3))
+    torch.testing.assert_close(tt.relu(x[:4]), torch.relu(x[:4]))
+    known = len(_autograd._TEMPLATES)
+    generator = torch.Generator().manual_seed(0)
+    a = tt.rrelu(-x.abs() - 1, training=True, generator=generator)
+    b = tt.rrelu(-x.abs() - 1, training=True, generator=generator)
+    assert len(_autograd._TEMPLATES) == known and not torch.equal(a, b)
+    for n in range(1, _autograd._MOST_TEMPLATES + 2):
+        tt.sigmoid(torch.randn(n, requires_grad=True))
+    assert len(_autograd._TEMPLATES) <= _autograd._MOST_TEMPLATES

@@ -154,7 +154,7 @@ class Op:
             return _record(tape, self, args, params)[0]
         if self.untraced is not None:
             return self.untraced(*args, **params)
-        return _compute(self, args, params)[0]
+        return compute(self, args, params)[0]
 
     def rule(self, index: int) -> int:
         return 0 if self.variadic else index
@@ -199,11 +199,11 @@ def bind(op: Op, args: Sequence[Any], params: dict[str, Any], want_extras: bool 
     tape = _top_tape(args)
     if tape is None and op.untraced is not None and not want_extras:
         return op.untraced(*args, **params)
-    y, extras = _compute(op, args, params) if tape is None else _record(tape, op, args, params)
+    y, extras = compute(op, args, params) if tape is None else _record(tape, op, args, params)
     return (y, extras) if want_extras else y
 
 
-def _compute(op: Op, args: Sequence[Any], params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def compute(op: Op, args: Sequence[Any], params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """op's forward on raw values: (y, extras)."""
     xp = np  # NumPy arrays, NumPy float scalars and Python numbers (the common case) settle it
     for arg in args:
@@ -240,7 +240,7 @@ def _record(tape: Tape, op: Op, args: Sequence[Any],
             else:
                 lower = True
     y, extras = (bind(op, values, params, want_extras=True) if lower
-                 else _compute(op, values, params))
+                 else compute(op, values, params))
     kept = {}  # in the op's order: inputs, extras, output
     for name in op.kept_names(tuple(traced)):
         kept[name] = (y if name == "y" else extras[name] if name in extras

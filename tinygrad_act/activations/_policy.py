@@ -25,6 +25,11 @@ _default_policy: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tinygrad_act_save_policy", default=None)
 
 
+def default_policy() -> str | None:
+    """The policy `save_policy` set for the enclosing block, or None."""
+    return _default_policy.get()
+
+
 @contextlib.contextmanager
 def save_policy(name: str | None) -> Iterator[None]:
     """Default save policy for activations called inside the block without `save=`.

@@ -31,6 +31,8 @@ import torch
 
 import tinygrad_act as ta
 
+from .._tape import compute
+from ..activations._policy import default_policy
 from ..executors import current_backend
 from ._bridge import (
     DTYPES,
@@ -49,12 +51,19 @@ from ._bridge import (
 # torch.compile leaves the call to the kernels alone (a clean graph break, not a partial trace
 # of NumPy code)
 @torch.compiler.disable
-def run(call: Callable[..., Any], tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """call(*arrays) as a tensor; differentiable (the Function) where a tensor requires grad."""
+def run(call: Callable[..., Any], tensors: Sequence[torch.Tensor],
+        key: tuple | None = None) -> torch.Tensor:
+    """call(*arrays) as a tensor; differentiable (the Function) where a tensor requires grad.
+
+    `key`: what settles, beside the tensors' shapes, dtypes and devices, the backend and the
+    default save policy, which op `call` records and with which parameters (the activation's
+    name, policy and parameters). Given, a differentiable call like one traced before runs
+    that op's forward straight away (_Template); None: `call` is traced every time (apply(),
+    rrelu's training draws)."""
     tensors = [t.contiguous() for t in tensors]
     backend_name = current_backend()
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return _Activation.apply(call, backend_name, *tensors)
+        return _Activation.apply(call, backend_name, key, *tensors)
     with running_on(tensors[0], backend_name):
         arrays = [to_array(t) for t in tensors]
         return fresh_tensor(call(*arrays), arrays)  # raw arrays: no tape, nothing kept
@@ -64,8 +73,14 @@ class _Activation(torch.autograd.Function):
     """One activation call: forward on the tape, backward replaying its records."""
 
     @staticmethod
-    def forward(ctx: Any, call: Callable[..., Any], backend_name: str,
+    def forward(ctx: Any, call: Callable[..., Any], backend_name: str, key: tuple | None,
                 *tensors: torch.Tensor) -> torch.Tensor:
+        if key is not None:
+            key = (key, backend_name, default_policy(),
+                   *[(t.shape, t.dtype, t.is_cuda, t.requires_grad) for t in tensors])
+            template = _TEMPLATES.get(key)
+            if template is not None:
+                return template.forward(ctx, backend_name, tensors)
         traced = [i for i, t in enumerate(tensors) if t.requires_grad]
         with running_on(tensors[0], backend_name):
             arrays = [to_array(t) for t in tensors]
@@ -86,6 +101,8 @@ class _Activation(torch.autograd.Function):
                 y_array = (y if owns_memory(y) or y_tensor.data_ptr() == _address_or_none(y)
                            else to_array(y_tensor))
                 saved = replay.locate(tape.records, [*zip(tensors, arrays), (y_tensor, y_array)])
+                if key is not None:
+                    _remember(key, replay.template())
         ctx.replay = replay
         ctx.save_for_backward(*saved)
         return y_tensor
@@ -93,7 +110,7 @@ class _Activation(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
         replay = ctx.replay
-        grads: list[Any] = [None] * (2 + replay.n_tensors)
+        grads: list[Any] = [None] * (3 + replay.n_tensors)
         if replay.out_slot is None:
             return tuple(grads)
         saved = ctx.saved_tensors
@@ -113,7 +130,7 @@ class _Activation(torch.autograd.Function):
                 arrays = [to_array(t) for t in (*constants, g, *floats)]
                 results = [fresh_tensor(o, arrays) for o in replay(*arrays)]
         for i, result in zip(replay.traced, results):
-            grads[2 + i] = result
+            grads[3 + i] = result
         return tuple(grads)
 
 
@@ -142,6 +159,10 @@ class _Replay:
         self.floats: list[tuple[int, Any]] = []  # (saved index, view) of each float
         self.fresh_float = False
         self.direct: list | None = None  # _plan_direct
+        # per saved tensor: a source's position (inputs, then the output) or an extra's name
+        # (None: another array of its own); whole: each kept array is a source or extra whole
+        self.saved_from: list[int | str | None] = []
+        self.whole = True
 
     def locate(self, records: list, sources: list) -> list[torch.Tensor]:
         """Take the kept arrays out of `records` (which keep nothing afterwards) and return
@@ -156,11 +177,15 @@ class _Replay:
         for record in records:
             places = {}
             for name, value in record.kept.items():
-                if not is_array(value) or value.size == 0:  # nothing to save
-                    places[name] = ("value", value)
-                    continue
                 extra = name in record.op.extras
-                index, view = self._find(value, sources, saved, saved_at, extra)
+                # nothing to save; but an extra is saved even when empty (side data that a
+                # call like this one may fill: a _Template saves what each call's forward gives)
+                if not is_array(value) or (value.size == 0 and not extra):
+                    places[name] = ("value", value)
+                    self.whole = False
+                    continue
+                index, view = self._find(name, value, sources, saved, saved_at, extra)
+                self.whole = self.whole and view is None
                 is_float = value.dtype.kind == "f" and not extra
                 group = self.floats if is_float else self.constants
                 places[name] = ("float" if is_float else "constant", len(group))
@@ -171,7 +196,7 @@ class _Replay:
         self.direct = self._plan_direct()
         return saved
 
-    def _find(self, value: Any, sources: list, saved: list, saved_at: dict,
+    def _find(self, name: str, value: Any, sources: list, saved: list, saved_at: dict,
               extra: bool) -> tuple[int, Any]:
         """(index in saved, view or None) of a kept array."""
         found = next((p for p, (_, array) in enumerate(sources) if value is array), None)
@@ -189,12 +214,29 @@ class _Replay:
             # an intermediate float array (not an extra) would need its own derivative in
             # double backward, which only the tape it came from has
             self.fresh_float = self.fresh_float or (value.dtype.kind == "f" and not extra)
-            saved.append(torch.from_numpy(value) if owns_memory(value) else to_tensor(value))
+            saved.append(_own_tensor(value))
+            self.saved_from.append(name if extra else None)
             return len(saved) - 1, None
         if found not in saved_at:
             saved_at[found] = len(saved)
             saved.append(sources[found][0])
+            self.saved_from.append(found)
         return saved_at[found], view
+
+    def template(self) -> _Template | None:
+        """This call as a _Template, where a call with its key can repeat it without a tape:
+        one op whose inputs are the tensors, each traced, in order; plain parameters; every
+        kept array an input, the output or an extra, whole."""
+        if len(self.records) != 1 or self.direct is None or not self.whole:
+            return None
+        record = self.records[0]
+        if (self.traced != list(range(self.n_tensors))
+                or [position for position, _, _, _ in record.inputs] != self.traced
+                or len(record.op.input_names) != self.n_tensors or None in self.saved_from
+                or not all(isinstance(v, int | float | str | None)
+                           for v in record.params.values())):
+            return None
+        return _Template(record.op, record.params, self, tuple(self.saved_from))
 
     def __call__(self, *arrays: Any) -> tuple[Any, ...]:
         n = len(self.constants)
@@ -263,6 +305,49 @@ class _Replay:
             g = g.value
         xp = np if isinstance(g, np.ndarray) else cupy()
         return xp.zeros(shape, dtype=dtype)
+
+
+def _own_tensor(a: Any) -> torch.Tensor:
+    """A tensor of an array that no input or output holds (a mask, side data)."""
+    return torch.from_numpy(a) if owns_memory(a) else to_tensor(a)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Template:
+    """What a differentiable call repeats without tracing: its op and parameters, where each
+    tensor to save comes from (an input's position, the output's, or an extra's name) and the
+    _Replay that serves every such call's backward (read only from then on)."""
+
+    op: Any
+    params: dict[str, Any]
+    replay: _Replay
+    saved_from: tuple[int | str, ...]
+
+    def forward(self, ctx: Any, backend_name: str,
+                tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+        n = len(tensors)
+        with running_on(tensors[0], backend_name):
+            arrays = [to_array(t) for t in tensors]
+            y, extras = compute(self.op, arrays, self.params)  # as the tape would record it
+            y_tensor = fresh_tensor(y, arrays)
+            saved = [(tensors[s] if s < n else y_tensor) if type(s) is int else
+                     _own_tensor(extras[s]) for s in self.saved_from]
+        ctx.replay = self.replay
+        ctx.save_for_backward(*saved)
+        return y_tensor
+
+
+# Templates by key (run's, with the backend, the default policy and each tensor's shape, dtype,
+# device kind and requires_grad). Cleared when full: shapes that keep changing cannot grow it.
+_TEMPLATES: dict[tuple, _Template] = {}
+_MOST_TEMPLATES = 1024
+
+
+def _remember(key: tuple, template: _Template | None) -> None:
+    if template is not None:
+        if len(_TEMPLATES) >= _MOST_TEMPLATES:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = template
 
 
 class _Lifted(torch.autograd.Function):

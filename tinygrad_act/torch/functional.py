@@ -45,7 +45,9 @@ def _no_inplace(name: str, inplace: bool) -> None:
 def _elementwise(name: str, input: Any, save: str | None, **params: Any) -> torch.Tensor:
     check_tensor(name, input)
     fn = _activation(name)
-    return run(lambda x: fn(x, save=save, **params), (input,))
+    # the key of a call that repeats (run): all of it but rrelu's training draws
+    key = None if params.get("training") else (name, save, *params.items())
+    return run(lambda x: fn(x, save=save, **params), (input,), key)
 
 
 def apply(name: str, input: torch.Tensor, *args: Any, save: str | None = None,
@@ -297,7 +299,7 @@ def _softmax_like(name: str, input: Any, dim: Any, stacklevel: int, dtype: Any,
         dim = 0 if input.dim() in (0, 1, 3) else 1
     dim = _wrap_dim(dim, input.dim())
     fn = _activation(name)
-    return run(lambda x: fn(x, dim, save=save), (input,))
+    return run(lambda x: fn(x, dim, save=save), (input,), (name, dim, save))
 
 
 def softmax(input: torch.Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -322,7 +324,7 @@ def glu(input: torch.Tensor, dim: int = -1, *, save: str | None = None) -> torch
         raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size "
                            f"{input.shape[dim]}")
     fn = _activation("glu")
-    return run(lambda x: fn(x, dim, save=save), (input,))
+    return run(lambda x: fn(x, dim, save=save), (input,), ("glu", dim, save))
 
 
 __all__ = sorted(ACTIVATIONS) + ["apply"]

@@ -145,7 +145,8 @@ def prelu(input: Any, weight: Any, *, save: str | None = None) -> Any:
                         f"convert one of them")
     shape = () if n == 1 else (n,) + (1,) * (len(x_shape) - 2)
     traced = isinstance(weight, Tracer)
-    weight = reshape(weight, shape) if traced else weight.reshape(shape)
+    if shape_of(weight) != shape:  # (a reshape to the same shape would be one more record)
+        weight = reshape(weight, shape) if traced else weight.reshape(shape)
     default = "input" if traced else "mask"
     policy = choose_policy("prelu", save, ("mask", "input"), default)
     return _prelu_ops[policy](input, weight)

@@ -265,7 +265,9 @@ def prelu(input: torch.Tensor, weight: torch.Tensor, *, save: str | None = None)
                            f"parameter numbers = {weight.numel()} and channel size = "
                            f"{channels}.")
     fn = _activation("prelu")
-    return run(lambda x, w: fn(x, w, save=save), (input, weight))
+    if weight.numel() == 1:  # 0-d, as prelu takes it: one op to record, and a call can repeat
+        weight = weight.reshape(())
+    return run(lambda x, w: fn(x, w, save=save), (input, weight), ("prelu", save))
 
 
 def _type_name(t: torch.Tensor) -> str:

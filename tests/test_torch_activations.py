@@ -397,6 +397,9 @@ def test_what_keys_a_repeated_call():
     a = tt.rrelu(-x.abs() - 1, training=True, generator=generator)
     b = tt.rrelu(-x.abs() - 1, training=True, generator=generator)
     assert len(_autograd._TEMPLATES) == known and not torch.equal(a, b)
+    for bad in ({"beta": [1.0]}, {"save": ["output"]}):  # not a key: the activation's error
+        with pytest.raises((TypeError, ValueError), match="beta must be a real number|policy"):
+            tt.softplus(x, **bad)
     for n in range(1, _autograd._MOST_TEMPLATES + 2):
         tt.sigmoid(torch.randn(n, requires_grad=True))
     assert len(_autograd._TEMPLATES) <= _autograd._MOST_TEMPLATES

@@ -42,11 +42,22 @@ def _no_inplace(name: str, inplace: bool) -> None:
             "pass inplace=False. convert() replaces inplace modules with out-of-place ones.")
 
 
+def _key(*parts: Any) -> tuple | None:
+    """The key of a call that may repeat (_autograd.run): its parts where each is a number, a
+    string, None or a (name, value) pair of those; else None, and the call is traced (the
+    activation's own checks then say what is wrong with a part)."""
+    for part in parts:
+        value = part[1] if type(part) is tuple else part
+        if not isinstance(value, int | float | str | None):
+            return None
+    return parts
+
+
 def _elementwise(name: str, input: Any, save: str | None, **params: Any) -> torch.Tensor:
     check_tensor(name, input)
     fn = _activation(name)
-    # the key of a call that repeats (run): all of it but rrelu's training draws
-    key = None if params.get("training") else (name, save, *params.items())
+    # rrelu's training draws are new on every call: never repeated
+    key = None if params.get("training") else _key(name, save, *params.items())
     return run(lambda x: fn(x, save=save, **params), (input,), key)
 
 
@@ -267,7 +278,7 @@ def prelu(input: torch.Tensor, weight: torch.Tensor, *, save: str | None = None)
     fn = _activation("prelu")
     if weight.numel() == 1:  # 0-d, as prelu takes it: one op to record, and a call can repeat
         weight = weight.reshape(())
-    return run(lambda x, w: fn(x, w, save=save), (input, weight), ("prelu", save))
+    return run(lambda x, w: fn(x, w, save=save), (input, weight), _key("prelu", save))
 
 
 def _type_name(t: torch.Tensor) -> str:
@@ -301,7 +312,7 @@ def _softmax_like(name: str, input: Any, dim: Any, stacklevel: int, dtype: Any,
         dim = 0 if input.dim() in (0, 1, 3) else 1
     dim = _wrap_dim(dim, input.dim())
     fn = _activation(name)
-    return run(lambda x: fn(x, dim, save=save), (input,), (name, dim, save))
+    return run(lambda x: fn(x, dim, save=save), (input,), _key(name, dim, save))
 
 
 def softmax(input: torch.Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -326,7 +337,7 @@ def glu(input: torch.Tensor, dim: int = -1, *, save: str | None = None) -> torch
         raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size "
                            f"{input.shape[dim]}")
     fn = _activation("glu")
-    return run(lambda x: fn(x, dim, save=save), (input,), ("glu", dim, save))
+    return run(lambda x: fn(x, dim, save=save), (input,), _key("glu", dim, save))
 
 
 __all__ = sorted(ACTIVATIONS) + ["apply"]

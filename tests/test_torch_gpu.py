@@ -113,3 +113,27 @@ def test_converted_model_on_the_device(cuda):
         torch.testing.assert_close(a.grad, b.grad)
     report = tt.memory_report(model, x)
     assert report.lean.total < report.torch.total
+
+
+@pytest.mark.parametrize("name", ["relu", "softplus", "gelu", "softmax"])
+def test_a_repeated_call_on_cuda_tensors_skips_the_tape_to_the_same_bits(cuda, name):
+    """The repeated call (tinygrad_act.torch._autograd._Template) on CUDA tensors: the second
+    call's output, saved tensors and gradient are the traced first call's, bit for bit."""
+    from tinygrad_act.torch import _autograd
+
+    _autograd._TEMPLATES.clear()
+    gen = torch.Generator(device="cuda").manual_seed(2)
+    x = torch.randn(8, 512, device="cuda", generator=gen, requires_grad=True)
+    g = torch.randn(8, 512, device="cuda", generator=gen)
+    kwargs = {"dim": -1} if name == "softmax" else {}
+    results = []
+    for _ in range(2):
+        packed = []
+        with torch.autograd.graph.saved_tensors_hooks(
+                lambda t, packed=packed: packed.append(t.clone()) or t, lambda t: t):
+            y = getattr(tt, name)(x, **kwargs)
+        (dx,) = torch.autograd.grad(y, x, g)
+        results.append([y.detach(), *packed, dx])
+    assert len(_autograd._TEMPLATES) == 1
+    for a, b in zip(*results, strict=True):
+        assert a.is_cuda and a.dtype == b.dtype and torch.equal(a, b)

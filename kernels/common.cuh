@@ -37,30 +37,99 @@ __device__ __forceinline__ void ta_sigmoid_pair(C x, C& s, C& s_neg) {
     s_neg = x >= 0 ? small : large;
 }
 
-// tanh(x) for |x| < 0.55 as x + x s P(s), s = x^2, P fitted to (tanh(x)/x - 1)/s on [0, 0.55^2]
-// (least squares on Chebyshev nodes, in mpmath): no libm tanh (a scalar call) in the loop, so
-// the loop vectorises. float: degree 5; double: degree 10. Measured (the compiled kernel):
-// float32 at 13.3 million floats of [2^-12, 0.55), every 7th, within 0.81 ulp of tanh; float64
-// at 30000 points of [-0.55, 0.55) within 0.69 ulp of mpmath; tests/test_ulps.py holds both.
+// tanh(x) for 0 <= x < 0.55 as x + x s P(s), s = x^2, P fitted to (tanh(x)/x - 1)/s on
+// [0, 0.55^2] (least squares on Chebyshev nodes, in mpmath), by Horner's rule with fma: no libm
+// tanh (a scalar call) in the loop, so the loop vectorises. float: degree 5; double: degree 10.
 __device__ __forceinline__ float ta_tanh_small(float x) {
     const float s = x * x;
-    return x + x * (s * (-0.33333332468350996f + s * (0.1333328692110817f + s * (
-        -0.05395888071258119f + s * (0.021778588730073052f + s * (-0.008402768919186508f +
-        s * 0.0023844602653452117f))))));
+    float p = fma(s, 0.0023844602653452117f, -0.008402768919186508f);
+    p = fma(s, p, 0.021778588730073052f);
+    p = fma(s, p, -0.05395888071258119f);
+    p = fma(s, p, 0.1333328692110817f);
+    p = fma(s, p, -0.33333332468350996f);
+    return fma(x * s, p, x);
 }
 __device__ __forceinline__ double ta_tanh_small(double x) {
     const double s = x * x;
-    return x + x * (s * (-0.3333333333333333 + s * (0.13333333333332728 + s * (
-        -0.05396825396744951 + s * (0.0218694884943202 + s * (-0.008863234411806288 + s * (
-        0.0035921105508989835 + s * (-0.0014556631208771447 + s * (0.0005889420415795445 + s * (
-        -0.00023465154066026225 + s * (8.513922912617161e-05 + s * -2.0619991569368582e-05)))))))))));
+    double p = fma(s, -2.0619991569368582e-05, 8.513922912617161e-05);
+    p = fma(s, p, -0.00023465154066026225);
+    p = fma(s, p, 0.0005889420415795445);
+    p = fma(s, p, -0.0014556631208771447);
+    p = fma(s, p, 0.0035921105508989835);
+    p = fma(s, p, -0.008863234411806288);
+    p = fma(s, p, 0.0218694884943202);
+    p = fma(s, p, -0.05396825396744951);
+    p = fma(s, p, 0.13333333333332728);
+    p = fma(s, p, -0.3333333333333333);
+    return fma(x * s, p, x);
 }
 
-// tanh(x); for |x| >= 0.55 as 1 - 2e / (1 + e), e = exp(-2|x|), nearly correctly rounded
-// (activations/_numerics.py: tanh).
+// exp(z) = s (1 + p) for -40 <= z <= 0, s = 2^k, k = rint(z / ln 2), p = expm1(r) on the reduced
+// r = z - k ln 2 (|r| <= ln 2 / 2): ln 2 = L1 + L2 with L1 short, so z - k L1 is exact (Cody and
+// Waite) and r is rounded once; p by Taylor's series to r^7 (float) or r^13 (double), whose
+// remainder is under 2^-27 (2^-57) of 1 + p. k is found by adding 1.5 * 2^23 (2^52), where the
+// ulp is 1: k is then the low bits of the sum, and 2^k's exponent field is their offset plus the
+// bias. NaN gives NaN (p), whatever s.
+__device__ __forceinline__ void ta_exp_split(float z, float& s, float& p) {
+    const float magic = 12582912.0f;  // 1.5 * 2^23
+    const float big = fma(z, 1.44269504088896341f, magic);
+    const float k = big - magic;
+    const float r = fma(-k, 1.428606765330187e-06f, fma(-k, 0.693145751953125f, z));
+    float q = fma(r, 1.0f / 5040, 1.0f / 720);
+    q = fma(q, r, 1.0f / 120);
+    q = fma(q, r, 1.0f / 24);
+    q = fma(q, r, 1.0f / 6);
+    q = fma(q, r, 0.5f);
+    p = fma(r * r, q, r);
+    union { float f; int i; } bits;
+    bits.f = big;
+    bits.i = (bits.i - 0x4B400000 + 127) << 23;
+    s = bits.f;
+}
+__device__ __forceinline__ void ta_exp_split(double z, double& s, double& p) {
+    const double magic = 6755399441055744.0;  // 1.5 * 2^52
+    const double big = fma(z, 1.4426950408889634, magic);
+    const double k = big - magic;
+    const double r = fma(-k, 1.9082149292705877e-10, fma(-k, 0.6931471803691238, z));
+    double q = fma(r, 1.0 / 6227020800.0, 1.0 / 479001600);
+    q = fma(q, r, 1.0 / 39916800);
+    q = fma(q, r, 1.0 / 3628800);
+    q = fma(q, r, 1.0 / 362880);
+    q = fma(q, r, 1.0 / 40320);
+    q = fma(q, r, 1.0 / 5040);
+    q = fma(q, r, 1.0 / 720);
+    q = fma(q, r, 1.0 / 120);
+    q = fma(q, r, 1.0 / 24);
+    q = fma(q, r, 1.0 / 6);
+    q = fma(q, r, 0.5);
+    p = fma(r * r, q, r);
+    union { double f; long long i; } bits, base;
+    bits.f = big;
+    base.f = magic;
+    bits.i = (bits.i - base.i + 1023) << 52;
+    s = bits.f;
+}
+
+// tanh(x): the polynomial above for |x| < 0.55, else (1 - e) / (1 + e), e = exp(-2|x|) = s + s p
+// (ta_exp_split; |x| clipped to 10 (float) or 20 (double), where tanh rounds to 1). e, 1 - e and
+// 1 + e are carried as unevaluated sums hi + lo (Fast2Sum: each sum's larger term first), and the
+// quotient is corrected once by its residual (fma), so y is rounded about once: within 0.62 ulp
+// of tanh from 0.55 up and 0.75 below (float32: every 7th float of [0, 12); float64: against
+// mpmath; tests/test_tanh_kernel.py). The same formula with libm's exp, 1 - 2e / (1 + e), lost
+// up to 2.2 ulp between 0.55 and 2 to the rounding of e and the mild cancellation. The sign is
+// x's, -0 included. activations/_numerics.py: tanh is NumPy's form of the old formula.
 __device__ __forceinline__ C ta_tanh(C x) {
-    const C e = exp(-2 * fabs(x));
-    return fabs(x) < C(0.55) ? ta_tanh_small(x) : copysign(1 - 2 * e / (1 + e), x);
+    const C a = fabs(x);
+    C s, p;
+    ta_exp_split(-2 * ta_minimum(a, C(sizeof(C) == 4 ? 10 : 20)), s, p);
+    const C b = s * p;
+    const C e = s + b, e_lo = (s - e) + b;
+    const C num = 1 - e, num_lo = ((1 - num) - e) - e_lo;
+    const C den = 1 + e, den_lo = ((1 - den) + e) + e_lo;
+    const C inv = 1 / den;
+    const C q = num * inv;
+    const C residual = fma(-q, den_lo, fma(-q, den, num) + num_lo);
+    return copysign(a < C(0.55) ? ta_tanh_small(a) : fma(residual, inv, q), x);
 }
 
 // value, but NaN where x is +-inf (inf - inf): PyTorch's derivative there is inf * 0 or inf / inf

@@ -1,5 +1,6 @@
-"""Shared test settings: hypothesis profiles sized for a 2-core machine, and the `backend`
-fixture: each test that takes it runs once per CPU backend ("numpy", "compiled")."""
+"""Shared test settings: hypothesis profiles sized for a 2-core machine; the `backend` fixture:
+each test that takes it runs once per CPU backend ("numpy", "compiled"); and `host_compiler`,
+for tests of the compiled kernels alone."""
 
 import os
 
@@ -28,3 +29,14 @@ def backend(request):
             pytest.skip(str(error))
     with ta.backend(request.param):
         yield request.param
+
+
+@pytest.fixture
+def host_compiler():
+    """The host C++ compiler the compiled backend uses; skips without one (saying why)."""
+    from tinygrad_act.executors import compiled
+
+    try:
+        return compiled.compiler()
+    except RuntimeError as error:
+        pytest.skip(str(error))

@@ -21,12 +21,7 @@ from tinygrad_act.executors import compiled, kernel_text, launch
 SUBNORMAL = 2.0**-149  # float32's least subnormal
 
 
-@pytest.fixture(autouse=True)
-def compiler():
-    try:
-        return compiled.compiler()
-    except RuntimeError as error:
-        pytest.skip(str(error))
+pytestmark = pytest.mark.usefixtures("host_compiler")
 
 
 def exact(fn, *columns) -> np.ndarray:
@@ -81,7 +76,7 @@ def test_host_float_gelu_edges_as_the_reference():
         np.testing.assert_array_equal(dx, ref_dx)  # NaN at +-inf and NaN; 0 or 1 beyond
 
 
-def device_float_library(tmp_path, compiler) -> ctypes.CDLL:
+def device_float_library(tmp_path, host_compiler) -> ctypes.CDLL:
     """gelu.cu built on the host as NVRTC sees it (__CUDA_ARCH__ defined): float keeps fdlibm."""
     sources = [s for s in kernel_text.kernel_sources().values() if s.path.name == "gelu.cu"]
     text = compiled.host_source(sources[0].path, sources)
@@ -90,7 +85,7 @@ def device_float_library(tmp_path, compiler) -> ctypes.CDLL:
             + text[len(compiled.HOST_PRELUDE):])
     cpp, lib = tmp_path / "gelu_device.cpp", tmp_path / "gelu_device.so"
     cpp.write_text(text)
-    done = subprocess.run([compiler, *compiled.FLAGS, str(cpp), "-o", str(lib)],
+    done = subprocess.run([host_compiler, *compiled.FLAGS, str(cpp), "-o", str(lib)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-4000:]
     return ctypes.CDLL(str(lib))
@@ -104,8 +99,8 @@ def run(fn, *arrays: np.ndarray) -> None:
     fn(pointers, (ctypes.c_double * 1)(0.0), arrays[0].size, arrays[0].size, 1, 0)
 
 
-def test_device_float_path_is_a_few_ulp_of_exact(tmp_path, compiler):
-    lib = device_float_library(tmp_path, compiler)
+def test_device_float_path_is_a_few_ulp_of_exact(tmp_path, host_compiler):
+    lib = device_float_library(tmp_path, host_compiler)
     rng = np.random.default_rng(1)
     x = np.concatenate([points32(), rng.uniform(-40, 40, 3000)]).astype(np.float32)
     g = rng.uniform(-2, 2, x.size).astype(np.float32)

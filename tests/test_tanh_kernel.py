@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 
 import tinygrad_act as ta
-from tinygrad_act.executors import compiled, launch
+from tinygrad_act.executors import launch
 
-
-@pytest.fixture(autouse=True)
-def compiler():
-    try:
-        return compiled.compiler()
-    except RuntimeError as error:
-        pytest.skip(str(error))
+pytestmark = pytest.mark.usefixtures("host_compiler")
 
 
 def ulps(y: np.ndarray, truth: np.ndarray, dtype) -> np.ndarray:

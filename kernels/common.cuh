@@ -7,13 +7,6 @@ template <typename X> struct ta_compute { typedef X type; };
 template <> struct ta_compute<float16> { typedef float type; };
 typedef ta_compute<T>::type C;
 
-// sigmoid(z) = 1 / (1 + exp(-z)) without overflow: exp(-|z|) <= 1, and each half is exact
-// to a rounding (as primitives._sigmoid_forward).
-__device__ __forceinline__ C ta_sigmoid(C z) {
-    const C e = exp(-fabs(z));
-    return (z >= 0 ? C(1) : e) / (1 + e);
-}
-
 // np.maximum / np.minimum: NaN if either argument is NaN (fmax and std::max are not), a where
 // they are equal, a's NaN where both are. `b > a ? b : a` is x86's max instruction exactly (it
 // returns its second operand where either is NaN), so where b is a constant (relu's 0,
@@ -26,15 +19,6 @@ __device__ __forceinline__ C ta_maximum(C a, C b) {
 __device__ __forceinline__ C ta_minimum(C a, C b) {
     const C m = b < a ? b : a;
     return isnan(b) && !isnan(a) ? b : m;
-}
-
-// sigmoid(x) and sigmoid(-x), each within about an ulp in both tails: with e = exp(-|x|) <= 1,
-// the smaller is e / (1 + e), the larger 1 - e / (1 + e) (activations/_numerics.py: sigmoid_pair).
-__device__ __forceinline__ void ta_sigmoid_pair(C x, C& s, C& s_neg) {
-    const C e = exp(-fabs(x));
-    const C small = e / (1 + e), large = 1 - small;
-    s = x >= 0 ? large : small;
-    s_neg = x >= 0 ? small : large;
 }
 
 // tanh(x) for 0 <= x < 0.55 as x + x s P(s), s = x^2, P fitted to (tanh(x)/x - 1)/s on
@@ -64,13 +48,14 @@ __device__ __forceinline__ double ta_tanh_small(double x) {
     return fma(x * s, p, x);
 }
 
-// exp(z) = s (1 + p) for -40 <= z <= 0, s = 2^k, k = rint(z / ln 2), p = expm1(r) on the reduced
-// r = z - k ln 2 (|r| <= ln 2 / 2): ln 2 = L1 + L2 with L1 short, so z - k L1 is exact (Cody and
-// Waite) and r is rounded once; p by Taylor's series to r^7 (float) or r^13 (double), whose
-// remainder is under 2^-27 (2^-57) of 1 + p. k is found by adding 1.5 * 2^23 (2^52), where the
-// ulp is 1: k is then the low bits of the sum, and 2^k's exponent field is their offset plus the
-// bias. NaN gives NaN (p), whatever s.
-__device__ __forceinline__ void ta_exp_split(float z, float& s, float& p) {
+// exp(z) = 2^-shift s (1 + p) for z <= 0 down to where exp(z) rounds to 0 (-104 in float, -746
+// in double), s = 2^(k + shift), k = rint(z / ln 2), p = expm1(r) on the reduced r = z - k ln 2
+// (|r| <= ln 2 / 2): ln 2 = L1 + L2 with L1 short, so z - k L1 is exact (Cody and Waite) and r
+// is rounded once; p by Taylor's series to r^7 (float) or r^13 (double), whose remainder is under
+// 2^-27 (2^-57) of 1 + p. k is found by adding 1.5 * 2^23 (2^52), where the ulp is 1: k is then
+// the low bits of the sum, and 2^(k + shift)'s exponent field is their offset plus the bias and
+// shift (a shift keeps it a normal number where exp(z) is subnormal). NaN gives NaN (p).
+__device__ __forceinline__ void ta_exp_split(float z, float& s, float& p, int shift = 0) {
     const float magic = 12582912.0f;  // 1.5 * 2^23
     const float big = fma(z, 1.44269504088896341f, magic);
     const float k = big - magic;
@@ -83,10 +68,10 @@ __device__ __forceinline__ void ta_exp_split(float z, float& s, float& p) {
     p = fma(r * r, q, r);
     union { float f; int i; } bits;
     bits.f = big;
-    bits.i = (bits.i - 0x4B400000 + 127) << 23;
+    bits.i = (bits.i - 0x4B400000 + 127 + shift) << 23;
     s = bits.f;
 }
-__device__ __forceinline__ void ta_exp_split(double z, double& s, double& p) {
+__device__ __forceinline__ void ta_exp_split(double z, double& s, double& p, int shift = 0) {
     const double magic = 6755399441055744.0;  // 1.5 * 2^52
     const double big = fma(z, 1.4426950408889634, magic);
     const double k = big - magic;
@@ -106,8 +91,39 @@ __device__ __forceinline__ void ta_exp_split(double z, double& s, double& p) {
     union { double f; long long i; } bits, base;
     bits.f = big;
     base.f = magic;
-    bits.i = (bits.i - base.i + 1023) << 52;
+    bits.i = (bits.i - base.i + 1023 + shift) << 52;
     s = bits.f;
+}
+
+// exp(z) for z <= 0 (and NaN), inline: within an ulp where glibc's vector exp, which the kernels'
+// exp() calls on the host, is up to 2.6 ulp off in float and 2.9 in double (and no slower: it is
+// a call the vector loop makes per 16 or 8 elements). The result is rounded once from s (1 + p),
+// then scaled by 2^-64 (2^-128), exact but where it is subnormal.
+__device__ __forceinline__ float ta_exp_nonpositive(float z) {
+    float s, p;
+    ta_exp_split(z < -104.0f ? -104.0f : z, s, p, 64);  // NaN passes
+    return fma(s, p, s) * 5.421010862427522e-20f;  // 2^-64
+}
+__device__ __forceinline__ double ta_exp_nonpositive(double z) {
+    double s, p;
+    ta_exp_split(z < -746.0 ? -746.0 : z, s, p, 128);
+    return fma(s, p, s) * 2.9387358770557188e-39;  // 2^-128
+}
+
+// sigmoid(z) = 1 / (1 + exp(-z)) without overflow: exp(-|z|) <= 1, and each half is exact
+// to a rounding (as primitives._sigmoid_forward).
+__device__ __forceinline__ C ta_sigmoid(C z) {
+    const C e = ta_exp_nonpositive(-fabs(z));
+    return (z >= 0 ? C(1) : e) / (1 + e);
+}
+
+// sigmoid(x) and sigmoid(-x), each within about an ulp in both tails: with e = exp(-|x|) <= 1,
+// the smaller is e / (1 + e), the larger 1 - e / (1 + e) (activations/_numerics.py: sigmoid_pair).
+__device__ __forceinline__ void ta_sigmoid_pair(C x, C& s, C& s_neg) {
+    const C e = ta_exp_nonpositive(-fabs(x));
+    const C small = e / (1 + e), large = 1 - small;
+    s = x >= 0 ? large : small;
+    s_neg = x >= 0 ? small : large;
 }
 
 // tanh(x): the polynomial above for |x| < 0.55, else (1 - e) / (1 + e), e = exp(-2|x|) = s + s p

@@ -4,7 +4,7 @@
 // kernel: logsigmoid_forward
 // in: T x
 // out: T y
-y = ta_minimum(x, 0) - log1p(exp(-fabs(x)));
+y = ta_minimum(x, 0) - log1p(ta_exp_nonpositive(-fabs(x)));
 
 // kernel: logsigmoid_backward_input
 // in: T g, T x

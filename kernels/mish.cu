@@ -7,7 +7,7 @@
 // u = exp(x), is
 // num / (num + rest) with u = 1/e (x >= 0) or u = e (x < 0); 1 - t^2 = rest (2 num + rest) / total^2.
 __device__ __forceinline__ void ta_mish_parts(C x, C& t, C& sech2) {
-    const C e = exp(-fabs(x));
+    const C e = ta_exp_nonpositive(-fabs(x));
     const C num = x >= 0 ? 1 + 2 * e : e * (e + 2);
     const C rest = x >= 0 ? 2 * e * e : C(2);
     const C total = num + rest;

@@ -7,7 +7,7 @@
 // params: C beta, C threshold
 const C bx = x * beta;
 // max(bx, 0) + log1p(exp(-|bx|)) is log1p(exp(bx)) without overflow
-y = bx > threshold ? x : (ta_maximum(bx, 0) + log1p(exp(-fabs(bx)))) / beta;
+y = bx > threshold ? x : (ta_maximum(bx, 0) + log1p(ta_exp_nonpositive(-fabs(bx)))) / beta;
 
 // kernel: softplus_backward_input
 // in: T g, T x

@@ -6,15 +6,20 @@
 // out: T y
 // params: C beta, C threshold
 const C bx = x * beta;
-// max(bx, 0) + log1p(exp(-|bx|)) is log1p(exp(bx)) without overflow
-y = bx > threshold ? x : (ta_maximum(bx, 0) + log1p(ta_exp_nonpositive(-fabs(bx)))) / beta;
+// max(bx, 0) + log1p(exp(-|bx|)) is log1p(exp(bx)) without overflow. Computed before the
+// select, on every lane: written inside it, GCC computed the inline exp on the lanes that take x
+// with values not theirs, and their subnormals took microcode assists (4x slower where
+// beta x > threshold).
+const C soft = (ta_maximum(bx, 0) + log1p(ta_exp_nonpositive(-fabs(bx)))) / beta;
+y = bx > threshold ? x : soft;
 
 // kernel: softplus_backward_input
 // in: T g, T x
 // out: T dx
 // params: C beta, C threshold
 const C bx = x * beta;
-dx = bx > threshold ? g : g * ta_sigmoid(bx);
+const C s = ta_sigmoid(bx);  // before the select: see softplus_forward
+dx = bx > threshold ? g : g * s;
 
 // kernel: softplus_backward_output
 // in: T g, T y

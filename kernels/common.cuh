@@ -48,13 +48,14 @@ __device__ __forceinline__ double ta_tanh_small(double x) {
     return fma(x * s, p, x);
 }
 
-// exp(z) = 2^-shift s (1 + p) for z <= 0 down to where exp(z) rounds to 0 (-104 in float, -746
-// in double), s = 2^(k + shift), k = rint(z / ln 2), p = expm1(r) on the reduced r = z - k ln 2
-// (|r| <= ln 2 / 2): ln 2 = L1 + L2 with L1 short, so z - k L1 is exact (Cody and Waite) and r
-// is rounded once; p by Taylor's series to r^7 (float) or r^13 (double), whose remainder is under
-// 2^-27 (2^-57) of 1 + p. k is found by adding 1.5 * 2^23 (2^52), where the ulp is 1: k is then
-// the low bits of the sum, and 2^(k + shift)'s exponent field is their offset plus the bias and
-// shift (a shift keeps it a normal number where exp(z) is subnormal). NaN gives NaN (p).
+// exp(z) = 2^-shift s (1 + p) for z <= 0, s = 2^(k + shift) (a normal number: with shift 0,
+// z >= -87 in float and -708 in double), k = rint(z / ln 2), p = expm1(r) on the reduced
+// r = z - k ln 2 (|r| <= ln 2 / 2): ln 2 = L1 + L2 with L1 short, so z - k L1 is exact (Cody and
+// Waite) and r is rounded once; p by Taylor's series to r^7 (float) or r^13 (double), whose
+// remainder is under 2^-27 (2^-57) of 1 + p. k is found by adding 1.5 * 2^23 (2^52), where the
+// ulp is 1: k is then the low bits of the sum, and 2^(k + shift)'s exponent field is their offset
+// plus the bias and shift (a shift keeps it a normal number where exp(z) is subnormal). NaN gives
+// NaN (p).
 __device__ __forceinline__ void ta_exp_split(float z, float& s, float& p, int shift = 0) {
     const float magic = 12582912.0f;  // 1.5 * 2^23
     const float big = fma(z, 1.44269504088896341f, magic);
@@ -96,9 +97,11 @@ __device__ __forceinline__ void ta_exp_split(double z, double& s, double& p, int
 }
 
 // exp(z) for z <= 0 (and NaN), inline: within an ulp where glibc's vector exp, which the kernels'
-// exp() calls on the host, is up to 2.6 ulp off in float and 2.9 in double (and no slower: it is
-// a call the vector loop makes per 16 or 8 elements). The result is rounded once from s (1 + p),
-// then scaled by 2^-64 (2^-128), exact but where it is subnormal.
+// exp() calls on the host, is up to 2.6 ulp off in float and 2.9 in double (its speed against that
+// call: docs/performance.md, round 9). The result is rounded once from s (1 + p), then scaled by
+// 2^-64 (2^-128), exact but where it is subnormal, down to where exp(z) rounds to 0. Call it
+// outside a select's branch (softplus.cu): GCC may otherwise compute it on the lanes the select
+// discards, from values that are not theirs, and subnormals there take microcode assists.
 __device__ __forceinline__ float ta_exp_nonpositive(float z) {
     float s, p;
     ta_exp_split(z < -104.0f ? -104.0f : z, s, p, 64);  // NaN passes
@@ -118,7 +121,8 @@ __device__ __forceinline__ C ta_sigmoid(C z) {
 }
 
 // sigmoid(x) and sigmoid(-x), each within about an ulp in both tails: with e = exp(-|x|) <= 1,
-// the smaller is e / (1 + e), the larger 1 - e / (1 + e) (activations/_numerics.py: sigmoid_pair).
+// the smaller is e / (1 + e), the larger 1 - e / (1 + e) (activations/_numerics.py: sigmoid_pair,
+// with NumPy's exp).
 __device__ __forceinline__ void ta_sigmoid_pair(C x, C& s, C& s_neg) {
     const C e = ta_exp_nonpositive(-fabs(x));
     const C small = e / (1 + e), large = 1 - small;

@@ -257,7 +257,7 @@ def test_rows_kernels_through_the_c_entry_equal_ctypes(name, inputs, out_length,
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_prelu_with_one_weight_runs_leaky_relus_kernels_to_the_same_bits(dtype, backend):
     """One weight on NumPy arrays: prelu runs leaky_relu's kernels with the weight as the slope
-    (activations/prelu.py: _slope), no array of x's size made for it; the values and every
+    (activations/prelu.py: _launch), no array of x's size made for it; the values and every
     gradient are the bits of prelu's own kernels, the weight broadcast, NaN, inf and -0 included."""
     prelu = importlib.import_module("tinygrad_act.activations.prelu")
     rng = np.random.default_rng(9)

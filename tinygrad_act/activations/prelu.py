@@ -52,38 +52,31 @@ def prelu_backward_weight(g, x):
 # weight at every element, so one weight would first be copied out to the input's size (the
 # compiled executor's broadcast: a new array, or block copies, on every call). CuPy broadcasts
 # in its kernels, and a number there would cost a device sync.
-def _slope(x: Any, weight: Any) -> float | None:
-    return weight.item() if type(x) is np.ndarray and weight.size == 1 else None
+def _launch(own: Any, leaky: Any, *arrays: Any, weight: Any) -> Any:
+    """prelu's kernel `own` on the arrays and the weight, or, for one weight on NumPy arrays,
+    leaky_relu's kernel `leaky` with it as negative_slope."""
+    if type(arrays[0]) is np.ndarray and weight.size == 1:
+        return leaky(*arrays, negative_slope=weight.item())
+    return own(*arrays, weight)
 
 
 def _forward(x: Any, weight: Any) -> Any:
-    slope = _slope(x, weight)
-    if slope is None:
-        return prelu_forward(x, weight)
-    return _leaky_relu_kernels.forward(x, negative_slope=slope)
+    return _launch(prelu_forward, _leaky_relu_kernels.forward, x, weight=weight)
 
 
 def _forward_mask(x: Any, weight: Any) -> tuple[Any, dict[str, Any]]:
-    slope = _slope(x, weight)
-    if slope is None:
-        y, mask = prelu_forward_mask(x, weight)
-    else:
-        y, mask = _leaky_relu_kernels.forward_mask(x, negative_slope=slope)
+    y, mask = _launch(prelu_forward_mask, _leaky_relu_kernels.forward_mask, x, weight=weight)
     return y, {"mask": mask}
 
 
 def _backward_input(g: Any, x: Any, weight: Any) -> Any:
-    slope = _slope(x, weight)
-    if slope is None:
-        return prelu_backward_input(g, x, weight)
-    return _leaky_relu_kernels.backward["input"](g, x, negative_slope=slope)
+    return _launch(prelu_backward_input, _leaky_relu_kernels.backward["input"], g, x,
+                   weight=weight)
 
 
 def _backward_mask(g: Any, mask: Any, weight: Any) -> Any:
-    slope = _slope(g, weight)
-    if slope is None:
-        return prelu_backward_mask(g, mask, weight)
-    return _leaky_relu_kernels.backward["mask"](g, mask, negative_slope=slope)
+    return _launch(prelu_backward_mask, _leaky_relu_kernels.backward["mask"], g, mask,
+                   weight=weight)
 
 
 def _not_positive(x: Any, mask: Any = None) -> Any:

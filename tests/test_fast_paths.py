@@ -6,6 +6,7 @@
   entry (executors/entry.cpp) and through ctypes alike, gives what the general `prepare` path
   gives, masks included, at sizes around a mask byte and a thread's share; both decline what is
   not their case, and the general path then says what is wrong;
+- a scalar (the tape's 0-d values) gets the bits of its element in an array;
 - add, subtract, multiply and divide use NumPy's operators on NumPy operands: the same values
   and types as the ufuncs.
 """
@@ -54,6 +55,28 @@ def test_untraced_mask_policy_gives_the_traced_value(name, dtype, backend):
     traced, _ = ta.vjp(lambda x: call(name, x, save="mask"), x)
     assert untraced.tobytes() == traced.tobytes()
     assert len(ta.tape(lambda x: call(name, x, save="mask"))(x).ops) >= 1
+
+
+ELEMENTWISE = [name for name, a in ACTIVATIONS.items() if not a.along_dim]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_a_scalar_gets_the_bits_of_its_element_in_an_array(name, dtype, backend):
+    """The tape's 0-d values take shortcuts (the NumPy executor makes a scalar result a 0-d
+    array without a cast; tanh's reference evaluates only the branch a scalar takes): each
+    scalar, as a 0-d array or a NumPy scalar, gets the value and gradient its element gets in
+    an array, as a 0-d array of its dtype."""
+    same = lambda a, b: a.tobytes() == b.tobytes() or (np.isnan(a) and np.isnan(b))  # a NaN's
+    x = values(dtype, 40)  # sign bit is no part of its value (x86 makes NaNs negative)
+    y = call(name, x)
+    dx = ta.grad(lambda x: ta.sum(call(name, x)))(x)
+    for i, v in enumerate(x):
+        for scalar in (np.asarray(v), v):
+            out = call(name, scalar)
+            assert type(out) is np.ndarray and out.shape == () and out.dtype == dtype, out
+            assert same(out, y[i]), (name, v, out, y[i])
+            assert same(ta.grad(lambda x: call(name, x))(scalar), dx[i]), (name, v)
 
 
 def kernel_params(k) -> dict:

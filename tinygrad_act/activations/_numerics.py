@@ -108,8 +108,12 @@ def tanh(x):
     """tanh(x); for |x| >= 0.55 as 1 - 2e / (1 + e), e = exp(-2|x|), nearly correctly rounded
     where 1 - y^2 is sensitive to the last bit of y (as for sigmoid_pair)."""
     a = np.abs(x)
+    scalar = a.ndim == 0  # the tape's scalars: only the branch taken (the same bits, ~2 us less)
+    if scalar and a < 0.55:
+        return np.tanh(x)
     e = np.exp(-2 * a)
-    return apply_where(a < 0.55, np.copysign(1 - 2 * e / (1 + e), x), np.tanh, x)
+    y = np.copysign(1 - 2 * e / (1 + e), x)
+    return y if scalar else apply_where(a < 0.55, y, np.tanh, x)
 
 
 def sech2(x):

@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import FLOAT_DTYPES, as_float_array, check_float_array, dtype_of
+from .._arrays import (
+    FLOAT_DTYPES,
+    FLOAT_SCALAR_TYPES,
+    as_float_array,
+    check_float_array,
+    dtype_of,
+)
 from .._tape import Tracer, raw
 from ..primitives import astype
 
@@ -50,7 +56,8 @@ def float_input(activation: str, input: Any) -> Any:
     if not isinstance(input, Tracer):
         return as_float_array(activation, input)
     value = raw(input)
-    if type(value) is np.ndarray and value.dtype in FLOAT_DTYPES:  # the common case first
+    if (type(value) is np.ndarray or type(value) in FLOAT_SCALAR_TYPES) and (
+            value.dtype in FLOAT_DTYPES):  # the common cases first (a scalar: the tape's 0-d)
         return input
     if dtype_of(value) is None:
         return astype(input, np.float64)

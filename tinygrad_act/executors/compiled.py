@@ -310,6 +310,34 @@ def _grain(src: KernelSource) -> int:
 _IVDEP = "#pragma GCC ivdep"
 
 
+def _whole_vectors(src: KernelSource, step: list[str], begin: str, end: str) -> list[str]:
+    """The loop of `step` over [begin, end) in blocks of 64 elements, each a loop of known
+    length that GCC vectorises whole; the last, partial block runs the same loop on copies
+    padded with zeros. An element's result then never depends on where it lies: a scalar
+    remainder loop would call the scalar libm (exp, log1p, expm1), which rounds differently
+    from the vector one (libmvec), so f(x)[i] could differ from f(x[i:i+1])."""
+    floats_in = [name for name in src.inputs if name != MASK]
+    floats_out = [name for name in src.outputs if name != MASK]
+    loop = [_IVDEP, "for (ptrdiff_t i = first_; i < first_ + width_; ++i) {", *step, "}"]
+    return [
+        "constexpr ptrdiff_t width_ = 64;  // a multiple of every vector length",
+        f"const ptrdiff_t full_ = {begin} + ({end} - {begin}) / width_ * width_;",
+        "for (ptrdiff_t first_ = " + begin + "; first_ < full_; first_ += width_) {", *loop, "}",
+        f"if (full_ < {end}) {{",
+        f"const ptrdiff_t first_ = 0, tail_ = {end} - full_;",
+        *[f"T tail_{name}_[width_] = {{}};" for name in [*floats_in, *floats_out]],
+        *[f"std::memcpy(tail_{name}_, in_{name} + full_, tail_ * sizeof(T));"
+          for name in floats_in],
+        "{",  # the loop's arrays, shadowed by the padded copies
+        *[f"const T* in_{name} = tail_{name}_;" for name in floats_in],
+        *[f"T* out_{name} = tail_{name}_;" for name in floats_out],
+        *loop,
+        "}",
+        *[f"std::memcpy(out_{name} + full_, tail_{name}_, tail_ * sizeof(T));"
+          for name in floats_out],
+        "}"]
+
+
 def _host_kernel(src: KernelSource) -> str:
     """The ElementwiseKernel of `src` as a host loop over contiguous arrays, element by element:
     each input is loaded into a compute-typed `const C`, the body assigns `C` outputs, each is
@@ -347,8 +375,7 @@ def _host_kernel(src: KernelSource) -> str:
             "for (ptrdiff_t j_ = 0; j_ < last_ - first_; ++j_) bits_[j_] = bytes_[j_];",
             _IVDEP, "for (ptrdiff_t i = first_; i < last_; ++i) {", *step, "}", "}", "}"])
     if not src.packs_mask:
-        return "\n".join([*head, _IVDEP, "for (ptrdiff_t i = begin; i < end; ++i) {", *step, "}",
-                          "}"])
+        return "\n".join([*head, *_whole_vectors(src, step, "begin", "end"), "}"])
     # [begin, end) counts mask bytes; elements 8 begin .. min(8 end, n)
     return "\n".join([
         *head,

@@ -30,7 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import FLOAT_DTYPES, FLOAT_SCALAR_TYPES, array_namespace, is_cupy_array
+from .._arrays import (
+    FLOAT_DTYPES,
+    FLOAT_SCALAR_TYPES,
+    array_namespace,
+    is_cupy_array,
+    silenced,
+)
 
 MASK = "mask"
 
@@ -48,19 +54,23 @@ class Kernel:
     # worked out once, read on every launch: the positions of the float inputs, the parameters
     float_inputs: tuple[int, ...] = field(init=False, repr=False, compare=False)
     param_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    # the reference with NumPy's warnings off: overflow and NaN are the math, not news
+    quiet_reference: Callable[..., Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "float_inputs",
                            tuple(i for i, name in enumerate(self.inputs) if name != MASK))
         object.__setattr__(self, "param_set", frozenset(self.params))
+        object.__setattr__(self, "quiet_reference", silenced(self.reference))
 
     def __call__(self, *arrays: Any, **params: Any) -> Any:
         """Launch the kernel on raw arrays with the executor their array type and the backend
         pick (the body of `launch`, here to save a call on every kernel launch)."""
-        if len(arrays) != len(self.inputs) or params.keys() != self.param_set:
+        if len(arrays) != len(self.inputs) or (
+                (params or self.params) and params.keys() != self.param_set):
             raise TypeError(f"kernel {self.name} takes inputs {self.inputs} and parameters "
                             f"{self.params}")
-        name = current_backend()
+        name = _backend.get() or current_backend()  # the block's choice, else the process's
         if name == "compiled":
             if type(arrays[self.float_inputs[0]]) in FLOAT_SCALAR_TYPES:  # the tape's NumPy
                 arrays = ((np.asarray(arrays[0]),) if len(arrays) == 1 else  # scalars: 0-d
@@ -71,16 +81,14 @@ class Kernel:
                 result = EXECUTORS[name].launch_entry(self, arrays, params)
                 if result is not None:
                     return result
-        # NumPy arrays and scalars, the common case, need no array_namespace
-        numpy_only = True
-        for a in arrays:
+        if params:
+            params = {p: float(v) for p, v in params.items()}
+        for a in arrays:  # NumPy arrays and scalars, the common case, need no array_namespace
             if type(a) is not np.ndarray and type(a) not in FLOAT_SCALAR_TYPES:
-                numpy_only = False
+                if array_namespace(*arrays) is not np:
+                    return executor_for_name("cupy").launch(self, arrays, params)
                 break
-        executor = executor_for_name("cupy" if not numpy_only and array_namespace(*arrays)
-                                     is not np else name)
-        return executor.launch(self, arrays,
-                               {p: float(v) for p, v in params.items()} if params else params)
+        return EXECUTORS[name].launch(self, arrays, params)  # name was checked when chosen
 
 
 KERNELS: dict[str, Kernel] = {}

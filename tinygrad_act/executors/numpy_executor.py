@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import silenced
+from .._arrays import FLOAT_SCALAR_TYPES
 from .kernels import EXECUTORS, MASK, Kernel, float_dtype, num_threads, row_blocks
 
 
@@ -39,10 +39,13 @@ class NumpyExecutor:
     def launch(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float]) -> Any:
         first = arrays[k.float_inputs[0]]
         dtype = first.dtype
-        if (dtype is _FLOAT32 or dtype is _FLOAT64) and first.size <= self.block and all(
-                arrays[i].dtype is dtype and arrays[i].shape == first.shape
-                for i in k.float_inputs):  # the common case: one shape, float32 or float64
-            return _as_outputs(k, _quiet_reference(k)(*arrays, **params), dtype)
+        if (dtype is _FLOAT32 or dtype is _FLOAT64) and first.size <= self.block and (
+                len(k.float_inputs) == 1 or _one_kind(k, arrays, dtype, first.shape)):
+            out = k.quiet_reference(*arrays, **params)  # the common case: the reference as is
+            kind = type(out)
+            if (kind is np.ndarray or kind in FLOAT_SCALAR_TYPES) and out.dtype is dtype:
+                return out if kind is np.ndarray else np.asarray(out)  # a scalar: 0-d array
+            return _as_outputs(k, out, dtype)
         dtype = float_dtype(k, arrays)
         floats = [arrays[i] for i in k.float_inputs]
         shape = floats[0].shape
@@ -58,7 +61,7 @@ class NumpyExecutor:
         if dtype == np.float16:
             arrays = tuple(a if n == MASK else a.astype(np.float32)
                            for n, a in zip(k.inputs, arrays))
-        return _as_outputs(k, _quiet_reference(k)(*arrays, **params), dtype)
+        return _as_outputs(k, k.quiet_reference(*arrays, **params), dtype)
 
     def _blocked(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float],
                  dtype: np.dtype, shape: tuple[int, ...]) -> tuple[Any, ...]:
@@ -115,6 +118,14 @@ def _raise_malloc_thresholds() -> None:
 _raise_malloc_thresholds()
 
 
+def _one_kind(k: Kernel, arrays: tuple[Any, ...], dtype: np.dtype, shape: tuple[int, ...]) -> bool:
+    """Every float input of k has this dtype and shape (a loop: cheaper than all())."""
+    for i in k.float_inputs:
+        if arrays[i].dtype is not dtype or arrays[i].shape != shape:
+            return False
+    return True
+
+
 def _as_outputs(k: Kernel, out: Any, dtype: np.dtype) -> Any:
     """A reference's result as the kernel's outputs: arrays of `dtype` (a NumPy scalar, the
     tape's 0-d case, becomes a 0-d array; float16 computed in float32 is rounded back, beyond
@@ -129,17 +140,7 @@ def _as_outputs(k: Kernel, out: Any, dtype: np.dtype) -> Any:
     return outs if len(outs) > 1 else outs[0]
 
 
-def _quiet_reference(k: Kernel) -> Any:
-    """k's reference with NumPy's warnings off: overflow and NaN are part of the math, not
-    news (made once per kernel)."""
-    quiet = _quiet_references.get(k.name)
-    if quiet is None:
-        quiet = _quiet_references[k.name] = silenced(k.reference)
-    return quiet
-
-
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)  # dtypes are singletons
-_quiet_references: dict[str, Any] = {}  # by kernel name (hashing a Kernel costs a microsecond)
 _pools: dict[str, Any] = {}
 
 

@@ -1,19 +1,24 @@
-// glu: y = a sigmoid(b), PyTorch's formula a * (1 / (1 + exp(-b))). Mirrors
-// activations/softmax.py.
+// glu: y = a sigmoid(b), the sigmoid and 1 - sigmoid as common.cuh's ta_sigmoid_pair (its inline
+// exp, within about an ulp; libm's exp would round one way in the vector loop and another in
+// its scalar remainder, so an element's result would depend on where it lies in the row).
+// Mirrors activations/glu.py.
 
 // sigmoid(b) > 0 for every finite b, so an infinite a gives an infinite y, and an infinite db
 // where g is not 0, even where the sigmoid underflows (b < -103 in float32, where PyTorch's
-// formula gives inf * 0 = NaN) (activations/glu.py)
+// formula a * (1 / (1 + exp(-b))) gives inf * 0 = NaN) (activations/glu.py)
 __device__ __forceinline__ C ta_glu(C a, C b) {
-    const C y = a * (1 / (1 + exp(-b)));
+    C s, s_neg;
+    ta_sigmoid_pair(b, s, s_neg);
+    const C y = a * s;
     return isinf(a) && isfinite(b) ? a : y;
 }
 
 __device__ __forceinline__ void ta_glu_backward(C g, C a, C b, C& da, C& db) {
-    const C s = 1 / (1 + exp(-b));
+    C s, s_neg;
+    ta_sigmoid_pair(b, s, s_neg);
     da = s * g;
     // 1 - s as sigmoid(-b): exact where s rounds to 1 (activations/glu.py says why)
-    const C product = 1 / (1 + exp(b)) * s * a * g;
+    const C product = s_neg * s * a * g;
     db = isinf(a) && isfinite(b) ? a * g : product;
 }
 

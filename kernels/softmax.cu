@@ -6,8 +6,8 @@ __device__ __forceinline__ C ta_log_softmax(C x, C m, C log_sum) {
     return (x - m) - log_sum;  // in this order, as PyTorch: exact where x is the maximum
 }
 __device__ __forceinline__ C ta_softmax_backward(C g, C y, C dot) { return y * (g - dot); }
-__device__ __forceinline__ C ta_log_softmax_backward(C g, C y, C g_sum) {
-    return g - exp(y) * g_sum;
+__device__ __forceinline__ C ta_log_softmax_backward(C g, C exp_y, C g_sum) {
+    return g - exp_y * g_sum;
 }
 
 // kernel: softmax_exp
@@ -28,7 +28,7 @@ y = ta_log_softmax(x, m, log_sum);
 // kernel: log_softmax_backward
 // in: T g, T y, T g_sum
 // out: T dx
-dx = ta_log_softmax_backward(g, y, g_sum);
+dx = ta_log_softmax_backward(g, exp(y), g_sum);
 
 // The compiled CPU path runs softmax, log_softmax and their backward passes as the `// rows:`
 // kernels below instead: one thread takes whole rows along dim and makes all passes over a row
@@ -36,7 +36,9 @@ dx = ta_log_softmax_backward(g, y, g_sum);
 // whole array. They compute what the steps above compute, element for element; only the sums
 // are added in another order. Reductions are vectorised lane-wise (`omp simd reduction`, as
 // PyTorch's Vectorized sums); the maximum ignores NaN, which reaches every element through
-// the sum instead. The GPU keeps the steps above, with CuPy's reductions between them.
+// the sum instead. Their exp is common.cuh's inline ta_exp_nonpositive (x - m <= 0): libm's
+// exp rounds one way in a vector loop and another in its scalar remainder, which gave equal x
+// unequal y in one row. The GPU keeps the steps above, with CuPy's reductions between them.
 
 // rows: softmax_rows_forward
 // in: T x
@@ -48,15 +50,15 @@ C sum = 0;
 if constexpr (sizeof(T) == sizeof(C)) {  // y holds exp(x - m) exactly: one exp per element
 #pragma omp simd reduction(+ : sum)
     for (ptrdiff_t j = 0; j < n_; ++j) {
-        const C e = exp(C(x[j]) - m);
+        const C e = ta_exp_nonpositive(C(x[j]) - m);
         y[j] = e;
         sum += e;
     }
     for (ptrdiff_t j = 0; j < n_; ++j) y[j] = (T)(C(y[j]) / sum);
 } else {  // float16: y cannot hold the float exp, which is computed again
 #pragma omp simd reduction(+ : sum)
-    for (ptrdiff_t j = 0; j < n_; ++j) sum += exp(C(x[j]) - m);
-    for (ptrdiff_t j = 0; j < n_; ++j) y[j] = (T)(exp(C(x[j]) - m) / sum);
+    for (ptrdiff_t j = 0; j < n_; ++j) sum += ta_exp_nonpositive(C(x[j]) - m);
+    for (ptrdiff_t j = 0; j < n_; ++j) y[j] = (T)(ta_exp_nonpositive(C(x[j]) - m) / sum);
 }
 
 // rows: log_softmax_rows_forward
@@ -67,7 +69,7 @@ C m = -INFINITY;
 for (ptrdiff_t j = 0; j < n_; ++j) m = C(x[j]) > m ? C(x[j]) : m;
 C sum = 0;
 #pragma omp simd reduction(+ : sum)
-for (ptrdiff_t j = 0; j < n_; ++j) sum += exp(C(x[j]) - m);
+for (ptrdiff_t j = 0; j < n_; ++j) sum += ta_exp_nonpositive(C(x[j]) - m);
 const C log_sum = log(sum);
 for (ptrdiff_t j = 0; j < n_; ++j) y[j] = (T)ta_log_softmax(C(x[j]), m, log_sum);
 
@@ -85,4 +87,5 @@ for (ptrdiff_t j = 0; j < n_; ++j) dx[j] = (T)ta_softmax_backward(C(g[j]), C(y[j
 C g_sum = 0;
 #pragma omp simd reduction(+ : g_sum)
 for (ptrdiff_t j = 0; j < n_; ++j) g_sum += C(g[j]);
-for (ptrdiff_t j = 0; j < n_; ++j) dx[j] = (T)ta_log_softmax_backward(C(g[j]), C(y[j]), g_sum);
+for (ptrdiff_t j = 0; j < n_; ++j)  // y <= 0: x - m <= 0 and log_sum >= 0
+    dx[j] = (T)ta_log_softmax_backward(C(g[j]), ta_exp_nonpositive(C(y[j])), g_sum);

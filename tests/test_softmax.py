@@ -252,12 +252,13 @@ def test_compiled_rows_equal_the_numpy_steps_up_to_the_order_of_sums():
 def test_a_step_keeps_no_intermediate_array(backend):
     """A forward and backward step holds y, dx and what the tape keeps (traced with
     tracemalloc, which sees NumPy's allocations): the compiled rows kernels write their results
-    directly; the NumPy path adds block-sized temporaries (under 4 MiB), never a whole array
-    (8 MiB here) of exponentials, products g * y or halves of glu's dx."""
+    directly; the NumPy path adds block-sized temporaries (under 6 MiB: glu's sigmoid pair, as
+    silu's, holds about five of 512 KiB in each of two threads), never a whole array (8 MiB
+    here) of exponentials, products g * y or halves of glu's dx."""
     import tracemalloc
 
     x = np.random.default_rng(0).standard_normal((2048, 1024)).astype(np.float32)
-    slack = (64 << 10) if backend == "compiled" else (4 << 20)
+    slack = (64 << 10) if backend == "compiled" else (6 << 20)
     for name in ACTIVATIONS:
         f = partial(ACTIVATIONS[name][0], dim=-1)
         y, pullback = ta.vjp(f, x)

@@ -15,6 +15,7 @@ from ..primitives import (
     sigmoid,
     tanh,
 )
+from . import _numerics as num
 from ._policy import (
     check_param,
     choose_policy,
@@ -34,15 +35,15 @@ def _infinite_a(a, b):
 
 @kernel("glu_forward", inputs="a b", outputs="y")
 def glu_forward(a, b):
-    return np.where(_infinite_a(a, b), a, a * (1 / (1 + np.exp(-b))))
+    return np.where(_infinite_a(a, b), a, a * num.sigmoid_one(b))
 
 
 @kernel("glu_backward", inputs="g a b", outputs="da db")
 def glu_backward(g, a, b):
-    s = 1 / (1 + np.exp(-b))
+    s, s_neg = num.sigmoid_pair(b)
     # 1 - s as sigmoid(-b): exact where s rounds to 1 (b > 17 in float32), which gave
     # 0 * a = NaN for an infinite a where the truth is +-inf (PyTorch's (1 - s) * s does that)
-    return s * g, np.where(_infinite_a(a, b), a * g, 1 / (1 + np.exp(b)) * s * a * g)
+    return s * g, np.where(_infinite_a(a, b), a * g, s_neg * s * a * g)
 
 
 def _halves(x: Any, dim: int) -> tuple[Any, Any]:
@@ -110,10 +111,11 @@ def glu(input: Any, dim: int = -1, *, save: str | None = None) -> Any:
 
     dy/da = sigmoid(b);  dy/db = a s (1 - s), s = sigmoid(b)
     second: d2y/da db = s (1 - s);  d2y/db2 = a s (1 - s) (1 - 2 s);  d2y/da2 = 0
-    The size along dim must be even; a 0-d input is an error (as PyTorch). s is PyTorch's
-    1 / (1 + exp(-b)); 1 - s is taken as sigmoid(-b) (exact where s rounds to 1), and an
-    infinite a with a finite b gives y = a and dy/db = a g even where s underflows (PyTorch's
-    formula gives inf * 0 = NaN there): the truth, since sigmoid(b) > 0.
+    The size along dim must be even; a 0-d input is an error (as PyTorch). s and 1 - s are
+    the sigmoid pair of b (from exp(-|b|), within about an ulp in both tails: PyTorch's
+    1 / (1 + exp(-b)) is 0 where exp(-b) overflows, b < -88.7 in float32), and an infinite a
+    with a finite b gives y = a and dy/db = a g even where s underflows (PyTorch's formula
+    gives inf * 0 = NaN there): the truth, since sigmoid(b) > 0.
 
     Policies: "input" only (what PyTorch keeps): both halves enter the derivative.
     """

@@ -22,7 +22,7 @@ PyTorch's float64, or an accurate float64 formula where PyTorch's own float64 ro
 away (sigmoid and tanh derivative tails, gelu's left tail, mish, silu, softsign, tanhshrink).
 An element must be within atol + rtol |ref| + 2 |torch - ref| (+ a few ulp of the terms that
 cancel, where the oracle names them: softmax family, gelu, mish, silu, hardswish near the zero
-of their gradient, the elu family from its output; glu's underflow), where torch is PyTorch
+of their gradient, the elu family from its output), where torch is PyTorch
 in the same dtype keeping what the policy keeps (elu_ for elu's output policy), so a spot where
 PyTorch itself is inexact does not fail us. (rtol, atol, atol of second derivatives) are
 float16 (4e-3, 1e-7, 2e-3), float32 (3e-6, 1e-37, 2e-7), float64 (1e-12, 1e-300, 1e-15).
@@ -39,8 +39,7 @@ or where that noise exceeds 1e-4 |ref| + atol are left out): that catches a wron
 The dtype asked for is then checked against the float64 reference with the same
 atol + rtol |ref|, plus what is known to be lost in that dtype, instead of PyTorch's error:
 
-- a few ulp of the terms that cancel (tinygrad_act.tools.torch_oracle.CANCELLING, as above) and
-  glu's underflow (torch_oracle.LOSSES);
+- a few ulp of the terms that cancel (tinygrad_act.tools.torch_oracle.CANCELLING, as above);
 - for a policy that keeps y (elementwise "output"): its derivatives are functions of y, so
   they inherit y's own error, which the value check allows to be rtol |y| + atol. A change dy
   of y moves the x it stands for by dy / f'(x), so the gradient by |f''(x) / f'(x)| dy (times
@@ -56,7 +55,7 @@ PyTorch). In float64 without PyTorch there is nothing more exact to compare with
 are shown and checked against central differences (marked fd), values are not compared.
 
 Where an error is more than 10 rtol, a word after it names what its worst element is allowed
-for (WHY): cancels, from y, underflow (glu's formula), near 0 (|ref| about atol or less),
+for (WHY): cancels, from y, near 0 (|ref| about atol or less),
 as torch (PyTorch is off as much there), fd noise; the notes under the table say what each
 means.
 
@@ -343,8 +342,8 @@ def kept_output_extra(name: str, x: np.ndarray, g: np.ndarray, gg: np.ndarray, d
 def known_losses(name: str, x: np.ndarray, g: np.ndarray, gg: np.ndarray, dtype: Any,
                  policy: str | None, params: dict) -> dict[str, dict[str, Any]]:
     """What is known to be lost in dtype, by kind (the word the table shows beside an error
-    it explains), each as the error it allows per order: "cancels" and "underflow"
-    (torch_oracle.losses) and, for an elementwise policy keeping y, "from y"."""
+    it explains), each as the error it allows per order: "cancels" (torch_oracle.losses)
+    and, for an elementwise policy keeping y, "from y"."""
     found = {kind: dict(zip(ORDERS, extra)) for kind, extra in
              torch_oracle.losses(name, x, dtype, g, gg, params, policy).items()}
     if policy == "output" and not ta.activations.ACTIVATIONS[name].along_dim:
@@ -363,8 +362,6 @@ WHY = {
     "from y": "the policy keeps y, so its derivatives, computed from the rounded y, are only "
               "as exact as y allows: 1 - y (sigmoid, tanh) or y + c (the elu family) cancel "
               "where y saturates, as PyTorch's do when it keeps y",
-    "underflow": "PyTorch's formula, which glu follows, rounds s = 1 / (1 + exp(-b)) to 0 "
-                 "where exp(-b) overflows (b < -88.7): results under 3e-37 |a| are lost",
     "near 0": "the reference is about atol or less there, where the error counts as "
               "absolute: within atol",
     "as torch": "PyTorch in this dtype is off as much there (twice its error is allowed)",

@@ -14,7 +14,7 @@ and for `tinygrad-act report`. Per activation (`oracle(name)`):
   (elu_ keeps its output): its error in the dtype is what that policy is measured against;
 - `cancelling`: the size of the terms that cancel in a derivative, where that is the limit of
   precision (softmax family, gelu, mish, silu, hardswish, the elu family from its output;
-  below). CANCELLING and LOSSES need no PyTorch: the report uses them without it too.
+  below). CANCELLING needs no PyTorch: the report uses them without it too.
 
 The check (`out_of_bounds`): an element of ours may differ from the float64 reference by
 
@@ -46,10 +46,6 @@ Such elements may be off by a few ulp of the cancelled magnitude, sum |terms| - 
   the same sum times g gg (celu: over alpha), so it gets the same allowance times |g gg|
   (celu: / |alpha|); without it a y rounded otherwise than PyTorch's elu_ rounds it failed
   (selu's compiled float32 build, near x = -11.6).
-
-LOSSES, what is lost that is not an ulp of anything: glu follows PyTorch's formula
-s = 1 / (1 + exp(-b)), which is 0 where exp(-b) overflows the compute type (b < -88.7 in float32
-and float16): a s is lost there, under 3e-37 |a|.
 
 torch (and mpmath) are imported lazily: this module imports without them; `oracle()` needs them.
 """
@@ -199,7 +195,7 @@ class TorchOracle:
     def extra(self, x: np.ndarray, dtype: Any, g: np.ndarray, gg: np.ndarray,
               params: dict | None = None, policy: str | None = None) -> tuple[Any, Any, Any]:
         """What the bounds of (value, gradient, second) add: ulp of the terms that cancel (and
-        LOSSES: see cancelling_extra)."""
+        see cancelling_extra)."""
         if self.cancelling is None:
             return 0.0, 0.0, 0.0
         return cancelling_extra(self.name, x, dtype, g, gg, params, policy, self.cancelling)
@@ -410,42 +406,19 @@ CANCELLING: dict[str, Callable[..., tuple[Any, Any, Any]]] = {
 }
 
 
-def _glu_overflow(x: np.ndarray, dtype: Any, g: np.ndarray, gg: np.ndarray, params: dict,
-                  policy: Any) -> tuple[Any, Any, Any]:
-    """glu's value where PyTorch's s = 1 / (1 + exp(-b)) is 0 because exp(-b) overflows the
-    compute type (float32 for float16 and float32; b < -88.7): a s is lost, |a| s < 3e-37 |a|."""
-    compute = np.float64 if np.dtype(dtype) == np.float64 else np.float32
-    x = np.asarray(x, dtype=np.float64)
-    a, b = np.split(x, 2, axis=params.get("dim", -1))
-    with np.errstate(all="ignore"):
-        lost = np.where(-b > math.log(float(np.finfo(compute).max)),
-                        np.abs(a) * _sigmoid(b), 0.0)
-    return np.where(np.isfinite(lost), lost, 0.0), 0.0, 0.0
-
-
-# What is lost that is not an ulp of anything (added as is), with the word the report shows.
-LOSSES: dict[str, tuple[str, Callable[..., tuple[Any, Any, Any]]]] = {
-    "glu": ("underflow", _glu_overflow),
-}
-
-
 def losses(name: str, x: np.ndarray, dtype: Any, g: np.ndarray, gg: np.ndarray,
            params: dict | None = None, policy: str | None = None,
            scales: Callable[..., tuple[Any, Any, Any]] | None = None
            ) -> dict[str, tuple[Any, Any, Any]]:
     """What the bounds of (value, gradient, second) of `name` add, by kind: "cancels", a few
-    ulp of the dtype of the terms that cancel (`scales`, by default CANCELLING's), and the
-    kind of its LOSSES entry. Needs no PyTorch."""
+    ulp of the dtype of the terms that cancel (`scales`, by default CANCELLING's). Needs no
+    PyTorch."""
     scales = scales or CANCELLING.get(name)
     found = {}
     if scales is not None:
         eps = float(np.finfo(dtype).eps)
         found["cancels"] = tuple(eps * s for s in scales(np.asarray(x), np.asarray(g),
                                                          np.asarray(gg), params or {}, policy))
-    if name in LOSSES:
-        kind, lost = LOSSES[name]
-        found[kind] = lost(np.asarray(x), dtype, np.asarray(g), np.asarray(gg), params or {},
-                           policy)
     return found
 
 

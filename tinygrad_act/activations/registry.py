@@ -48,6 +48,7 @@ class Activation:
 
 
 ACTIVATIONS: dict[str, Activation] = {}
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)  # dtypes are singletons
 
 
 def float_input(activation: str, input: Any) -> Any:
@@ -101,7 +102,10 @@ def activation(*, policies: tuple[str, ...], along_dim: bool = False,
                     check_number(name, parameter, args[position - 1])
                 elif parameter in kwargs:
                     check_number(name, parameter, kwargs[parameter])
-            return f(float_input(name, input) if converts_input else input, *args, **kwargs)
+            if converts_input and not (type(input) is np.ndarray and (  # the common case, as is
+                    input.dtype is _FLOAT32 or input.dtype is _FLOAT64)):
+                input = float_input(name, input)
+            return f(input, *args, **kwargs)
 
         if name in ACTIVATIONS:
             raise ValueError(f"activation {name} is declared twice")

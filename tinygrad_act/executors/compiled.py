@@ -51,6 +51,7 @@ try:
 except ImportError:  # Windows: no flock (nor a .so to build); the "numpy" backend still runs
     fcntl = None
 
+from . import kernel_text
 from .kernel_text import Call, KernelSource, kernel_source, kernel_sources, prepare
 from .kernels import EXECUTORS, MASK, Kernel, num_threads, row_blocks, set_num_threads  # noqa: F401
 
@@ -753,6 +754,7 @@ class ContiguousPlan(NamedTuple):
     mask_input: int  # the position of the mask among the inputs; -1: none
     mask_outputs: tuple[bool, ...]  # per output: the packed mask?
     entry: Any  # entry.cpp's plan of the kernel (None: ctypes)
+    texts: dict[str, KernelSource]  # the kernel texts it was made from (kernel_sources())
 
 
 # by (kernel name, dtype): looked up on every launch, where hashing a Kernel or a KernelSource
@@ -764,9 +766,12 @@ def contiguous_plan(k: Kernel, dtype: np.dtype) -> ContiguousPlan | None:
     """The ContiguousPlan of kernel k for dtype, made once per kernel text; None where
     prepare's checks must speak (the text does not take k's signature, the dtype is not a
     float one)."""
-    source = kernel_source(k.name)
     fast = _contiguous_plans.get((k.name, dtype))
-    if fast is not None and fast.source is source:  # changed text is a new source
+    if fast is not None and fast.texts is kernel_text.loaded_texts():  # no file read since
+        return fast
+    source = kernel_source(k.name)
+    if fast is not None and fast.source is source:  # files read again, this text unchanged
+        fast = _contiguous_plans[(k.name, dtype)] = fast._replace(texts=kernel_sources())
         return fast
     if source.rows or dtype not in SUFFIX or (source.inputs, source.outputs, source.params) != (
             k.inputs, k.outputs, k.params):
@@ -779,7 +784,7 @@ def contiguous_plan(k: Kernel, dtype: np.dtype) -> ContiguousPlan | None:
         ctypes.cast(p.function, ctypes.c_void_p).value, np.dtype(dtype).num, len(k.inputs),
         len(k.outputs), len(k.params), mask_input,
         sum(1 << i for i, is_mask in enumerate(mask_outputs) if is_mask), p.packs_mask)
-    fast = ContiguousPlan(source, p, mask_input, mask_outputs, entry)
+    fast = ContiguousPlan(source, p, mask_input, mask_outputs, entry, kernel_sources())
     _contiguous_plans[(k.name, dtype)] = fast
     return fast
 

@@ -173,6 +173,12 @@ def kernel_sources(rescan: bool = False) -> dict[str, KernelSource]:
 _sources: dict[str, KernelSource] | None = None
 
 
+def loaded_texts() -> dict[str, KernelSource] | None:
+    """What kernel_sources() last returned (None before the first read): a new dict whenever a
+    file changed, so a plan made from the one in use needs no look at its text."""
+    return _sources
+
+
 def kernel_source(name: str) -> KernelSource:
     """The CUDA text of kernel `name` (elementwise or rows)."""
     sources = kernel_sources()

@@ -21,6 +21,7 @@ from .kernels import (
     KERNELS,
     MASK,
     Kernel,
+    as_scalars,
     backend,
     current_backend,
     executor_for_name,
@@ -35,7 +36,8 @@ from .kernels import (
     unpack_mask,
 )
 
-__all__ = ["EXECUTORS", "KERNELS", "MASK", "Kernel", "backend", "compiled", "current_backend",
+__all__ = ["EXECUTORS", "KERNELS", "MASK", "Kernel", "as_scalars", "backend", "compiled",
+           "current_backend",
            "cupy_executor", "executor_for_name", "float_dtype", "kernel", "launch",
            "num_threads", "numpy_executor", "pack_mask", "row_blocks", "set_backend",
            "set_num_threads",

@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 
 from .._arrays import FLOAT_SCALAR_TYPES
-from .kernels import EXECUTORS, MASK, Kernel, float_dtype, num_threads, row_blocks
+from .kernels import (
+    EXECUTORS,
+    MASK,
+    Kernel,
+    as_scalars,
+    float_dtype,
+    num_threads,
+    row_blocks,
+)
 
 
 class NumpyExecutor:
@@ -44,8 +52,11 @@ class NumpyExecutor:
             out = k.quiet_reference(*arrays, **params)  # the common case: the reference as is
             kind = type(out)
             if (kind is np.ndarray or kind in FLOAT_SCALAR_TYPES) and out.dtype is dtype:
-                return out if kind is np.ndarray else np.asarray(out)  # a scalar: 0-d array
-            return _as_outputs(k, out, dtype)
+                if type(first) is not np.ndarray:  # NumPy scalars in: scalars out, as NumPy's
+                    return as_scalars(out)  # ufuncs give them (np.where gives 0-d arrays)
+                return out if kind is np.ndarray else np.asarray(out)
+            outs = _as_outputs(k, out, dtype)
+            return outs if type(first) is np.ndarray else as_scalars(outs)
         dtype = float_dtype(k, arrays)
         floats = [arrays[i] for i in k.float_inputs]
         shape = floats[0].shape
@@ -61,7 +72,8 @@ class NumpyExecutor:
         if dtype == np.float16:
             arrays = tuple(a if n == MASK else a.astype(np.float32)
                            for n, a in zip(k.inputs, arrays))
-        return _as_outputs(k, k.quiet_reference(*arrays, **params), dtype)
+        outs = _as_outputs(k, k.quiet_reference(*arrays, **params), dtype)
+        return outs if type(first) is np.ndarray else as_scalars(outs)
 
     def _blocked(self, k: Kernel, arrays: tuple[Any, ...], params: dict[str, float],
                  dtype: np.dtype, shape: tuple[int, ...]) -> tuple[Any, ...]:

@@ -74,22 +74,43 @@ class Kernel:
                             f"{self.params}")
         name = _backend.get() or current_backend()  # the block's choice, else the process's
         if name == "compiled":
-            if type(arrays[self.float_inputs[0]]) in FLOAT_SCALAR_TYPES:  # the tape's NumPy
-                return as_scalars(self(*[np.asarray(a) if type(a) in FLOAT_SCALAR_TYPES  # scalars,
-                                         else a for a in arrays], **params))  # run as 0-d arrays
-            if type(arrays[self.float_inputs[0]]) is np.ndarray:
+            first = type(arrays[self.float_inputs[0]])
+            if first is np.ndarray:
                 # the common call, checked and run in C (None: another case, taken below)
                 result = EXECUTORS[name].launch_entry(self, arrays, params)
                 if result is not None:
                     return result
-        if params:
-            params = {p: float(v) for p, v in params.items()}
+                if len(arrays) > 1:  # the tape's scalars beside 0-d arrays: as 0-d arrays
+                    zero_d = _zero_d(arrays)
+                    if zero_d is not arrays:
+                        result = EXECUTORS[name].launch_entry(self, zero_d, params)
+                        if result is not None:
+                            return result
+            elif first in FLOAT_SCALAR_TYPES:  # the tape's NumPy scalars: run as 0-d arrays
+                arrays = _zero_d(arrays)
+                result = EXECUTORS[name].launch_entry(self, arrays, params)
+                return as_scalars(result if result is not None else
+                                  EXECUTORS[name].launch(self, arrays, _floats(params)))
+        params = _floats(params)
         for a in arrays:  # NumPy arrays and scalars, the common case, need no array_namespace
             if type(a) is not np.ndarray and type(a) not in FLOAT_SCALAR_TYPES:
                 if array_namespace(*arrays) is not np:
                     return executor_for_name("cupy").launch(self, arrays, params)
                 break
         return EXECUTORS[name].launch(self, arrays, params)  # name was checked when chosen
+
+
+def _zero_d(arrays: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The arrays with each NumPy scalar made a 0-d array (the arrays themselves if none is)."""
+    if len(arrays) == 1:
+        return (np.asarray(arrays[0]),) if type(arrays[0]) in FLOAT_SCALAR_TYPES else arrays
+    if not any(type(a) in FLOAT_SCALAR_TYPES for a in arrays):
+        return arrays
+    return tuple([np.asarray(a) if type(a) in FLOAT_SCALAR_TYPES else a for a in arrays])
+
+
+def _floats(params: dict[str, Any]) -> dict[str, float]:
+    return {p: float(v) for p, v in params.items()} if params else params
 
 
 KERNELS: dict[str, Kernel] = {}
@@ -174,9 +195,9 @@ def float_dtype(k: Kernel, arrays: tuple[Any, ...]) -> np.dtype:
 def as_scalars(out: Any) -> Any:
     """A kernel's 0-d float outputs as NumPy scalars (the rest as they are): what a launch on
     NumPy scalars returns, the kind NumPy gives (0-d arrays in give 0-d arrays out)."""
-    if type(out) is tuple:
-        return tuple(as_scalars(o) for o in out)
-    return out[()] if type(out) is np.ndarray and out.ndim == 0 and out.dtype.kind == "f" else out
+    if type(out) is np.ndarray:
+        return out[()] if out.ndim == 0 and out.dtype.kind == "f" else out
+    return tuple(as_scalars(o) for o in out) if type(out) is tuple else out
 
 
 def pack_mask(condition: Any) -> Any:

@@ -124,6 +124,10 @@ def prelu(input: Any, weight: Any, *, save: str | None = None) -> Any:
     differentiated; "input" keeps x and weight (what PyTorch keeps). Default: "mask" for a
     constant weight, "input" for a differentiated one (then x is needed anyway).
     """
+    if (type(input) is np.ndarray and type(weight) is np.ndarray and weight.size == 1
+            and weight.ndim <= 1 and weight.dtype == input.dtype):  # the usual call, untraced:
+        choose_policy("prelu", save, ("mask", "input"), "mask")  # its checks in brief
+        return _forward(input, weight)
     weight = float_input("prelu (weight)", weight)
     x_shape, w_shape = shape_of(input), shape_of(weight)
     check_param("prelu", "weight.ndim", len(w_shape), len(w_shape) <= 1, "it must be 0 or 1")

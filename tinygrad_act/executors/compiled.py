@@ -933,6 +933,17 @@ def _call_entry(fast: ContiguousPlan, k: Kernel, arrays: tuple[Any, ...],
     return fast.entry(*arrays, *[params[name] for name in names], num_threads(), flush)
 
 
+def _rows_source(name: str) -> KernelSource:
+    """kernel_source(name), remembered while the kernel texts in use stay the same."""
+    known = _rows_sources.get(name)
+    if known is None or known[0] is not kernel_text.loaded_texts():
+        known = _rows_sources[name] = (kernel_sources(), kernel_source(name))
+    return known[1]
+
+
+_rows_sources: dict[str, tuple[dict[str, KernelSource], KernelSource]] = {}
+
+
 def _rows_address(source: KernelSource, dtype: np.dtype) -> int:
     """The address of a rows kernel's function, for the C entry (looked up by name and dtype:
     hashing a KernelSource costs a microsecond; changed text is a new source)."""
@@ -952,7 +963,7 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
     `outputs`. The arrays share their shape but for the length along `axis` (glu's halves);
     non-contiguous inputs are copied, outputs must be C-contiguous. Rows run on the kernel
     threads, each whole in one thread, so a row's reductions and passes stay in its cache."""
-    source = kernel_source(name)
+    source = _rows_source(name)
     if not source.rows or len(inputs) != len(source.inputs) or (
             len(outputs) != len(source.outputs)) or ((params or source.params)
                                                     and set(params) != set(source.params)):
@@ -963,7 +974,7 @@ def launch_rows(name: str, axis: int, inputs: tuple[np.ndarray, ...],
     if module is not None and type(first) is np.ndarray and first.dtype in SUFFIX and (
             module.rows(_rows_address(source, first.dtype), axis, tuple(inputs), tuple(outputs),
                         tuple([params[p] for p in source.params]) if params else (),
-                        num_threads(), int(_flush.get() and first.dtype != np.float64))):
+                        num_threads(), int(first.itemsize < 8 and _flush.get()))):
         return  # the common case, checked and run in C (entry.cpp)
     inputs = tuple(np.ascontiguousarray(a) for a in inputs)
     arrays = [*inputs, *outputs]

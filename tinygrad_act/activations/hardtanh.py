@@ -48,8 +48,9 @@ def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: b
     dtype, so always except float16 with bounds float16 cannot hold); "input" keeps x (what
     PyTorch keeps). Needs min_val <= max_val. `inplace` is accepted; arrays are never modified.
     """
-    check_param("hardtanh", "min_val", min_val, not min_val > max_val,
-                f"it must not be greater than max_val={max_val!r}")
+    if min_val > max_val:  # the message only when it is needed
+        check_param("hardtanh", "min_val", min_val, False,
+                    f"it must not be greater than max_val={max_val!r}")
     policy = choose_policy("hardtanh", save, _policies(min_val, max_val, input_dtype(input)),
                            "mask")
     return _hardtanh_ops[policy](input, min_val=min_val, max_val=max_val)

@@ -97,8 +97,8 @@ def rrelu(input: Any, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: 
     are not kept but drawn again in backward from a seed taken from `rng` (PyTorch keeps x
     and a float per element). `inplace` is accepted; arrays are never modified.
     """
-    check_param("rrelu", "lower", lower, lower <= upper,
-                f"it must not be greater than upper={upper!r}")
+    if not lower <= upper:  # the message only when it is needed
+        check_param("rrelu", "lower", lower, False, f"it must not be greater than upper={upper!r}")
     if not training:
         slope = (lower + upper) / 2
         policy = choose_policy("rrelu", save, _leaky_policies(slope), "mask")

@@ -930,6 +930,8 @@ def _call_entry(fast: ContiguousPlan, k: Kernel, arrays: tuple[Any, ...],
         return fast.entry(*arrays, num_threads(), flush)
     if len(names) == 1:
         return fast.entry(*arrays, params[names[0]], num_threads(), flush)
+    if len(names) == 2:
+        return fast.entry(*arrays, params[names[0]], params[names[1]], num_threads(), flush)
     return fast.entry(*arrays, *[params[name] for name in names], num_threads(), flush)
 
 
